@@ -1,0 +1,121 @@
+# kmemd - user-space DMA memory broker.
+#
+#   make run     install missing packages, build, start the daemon / demo
+#   make test    install missing packages, build, run every test
+#   make check   the tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench   benchmarks (medians, ratios against peers in the same run)
+#
+# Everything is built out of tree in $(BUILD) (default build/).
+
+CC       ?= gcc
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SANITIZE ?= 0
+OPT      ?= -O2
+
+PKGS     := libuv libprotobuf-c jansson cmocka
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wpointer-arith -Wvla
+CPPFLAGS := -D_GNU_SOURCE -Ilib/include -Ilib
+CFLAGS   := -std=c11 $(OPT) -g $(WARN) -MMD -MP -fPIC
+LDFLAGS  :=
+LDLIBS   :=
+
+ifeq ($(SANITIZE),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+# ---------------------------------------------------------------- engine
+LIB_SRC  := $(wildcard lib/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# The test variant of the engine carries the fault-injection hook.
+LIBT_OBJ := $(LIB_SRC:%.c=$(BUILD)/fi/%.o)
+LIB_A    := $(BUILD)/libkmemcore.a
+LIBT_A   := $(BUILD)/libkmemcore-fi.a
+
+# ---------------------------------------------------------------- tests
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_BINS = $(UNIT_BIN)
+
+# ---------------------------------------------------------------- bench
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+BENCH_LIBS = -ljemalloc
+
+DEMO_BIN := $(BUILD)/kmem-demo
+
+.PHONY: all test check bench run deps install clean test-run
+.SECONDARY:
+all: $(LIB_A) $(DEMO_BIN)
+
+deps:
+	@sh scripts/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory test-run
+
+check: deps
+	@$(MAKE) --no-print-directory BUILD=build/san SANITIZE=1 OPT=-O1 test-run
+
+test-run: $(TEST_BINS)
+	@sh tests/run-tests.sh $(TEST_BINS)
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BENCH_BIN)
+	@mkdir -p $(BUILD)/bench
+	@for b in $(BENCH_BIN); do $$b --json-dir $(BUILD)/bench || exit 1; done
+
+run: deps
+	@$(MAKE) --no-print-directory $(DEMO_BIN)
+	$(DEMO_BIN)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/kmem
+	install -m 0644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 lib/include/kmem/*.h $(DESTDIR)$(PREFIX)/include/kmem/
+
+clean:
+	rm -rf build
+
+# ---------------------------------------------------------------- rules
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/fi/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DKMEM_FAULT_INJECT $(CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIBT_A): $(LIBT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/testutil.o $(LIBT_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs cmocka) $(LDLIBS)
+
+$(BUILD)/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DKMEM_FAULT_INJECT $(CFLAGS) \
+	  $(shell pkg-config --cflags cmocka) -c -o $@ $<
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BENCH_LIBS) -lm $(LDLIBS)
+
+$(DEMO_BIN): $(BUILD)/tools/kmem-demo.o $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
