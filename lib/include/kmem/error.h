@@ -35,6 +35,14 @@ enum kmem_error {
 #define KMEM_ERROR_MIN KMEM_EPERM
 
 /*
+ * Functions that can say more than a code take (char *msg, size_t msglen):
+ * on failure, when msg is not NULL, they write one NUL-terminated sentence
+ * saying what was wrong and what would have worked ("no contiguous block of
+ * 64 MiB below 4 GiB; largest is 16 MiB").  KMEM_MSG_MAX is enough room.
+ */
+#define KMEM_MSG_MAX 256
+
+/*
  * kmem_strerror - a static, human-readable description of an error code.
  * Unknown codes yield "unknown error".  Never returns NULL.
  */
