@@ -245,26 +245,32 @@ int kmem_buddy_alloc_size(struct kmem_buddy *b, uint64_t size, uint64_t *off)
 	return kmem_buddy_alloc_order(b, kmem_log2_ceil(n), off);
 }
 
+/* Keep the first n pages of the allocated block at p, free the rest. */
+static void trim(struct kmem_buddy *b, uint32_t p, uint64_t n)
+{
+	uint64_t end = (uint64_t)p + ((uint64_t)1 << b->pg[p].order);
+
+	if (p + n == end)
+		return;
+	/* The tail blocks' buddies all lie inside the kept part, so none
+	 * of them can merge: push without coalescing. */
+	push_range(b, p + n, end);
+	b->pg[p].state = PG_EXACT;
+	b->pg[p].next = (uint32_t)n;
+}
+
 int kmem_buddy_alloc_exact(struct kmem_buddy *b, uint64_t size, uint64_t *off)
 {
 	uint64_t n;
-	unsigned c;
 	uint32_t p;
 	int rc = size_check(b, size, &n);
 
 	if (rc)
 		return rc;
-	c = kmem_log2_ceil(n);
-	rc = alloc_order(b, c, &p);
+	rc = alloc_order(b, kmem_log2_ceil(n), &p);
 	if (rc)
 		return rc;
-	if (n != ((uint64_t)1 << c)) {
-		/* The tail blocks' buddies all lie inside the kept part, so
-		 * none of them can merge: push without coalescing. */
-		push_range(b, p + n, p + ((uint64_t)1 << c));
-		b->pg[p].state = PG_EXACT;
-		b->pg[p].next = (uint32_t)n;
-	}
+	trim(b, p, n);
 	b->allocs++;
 	*off = b->base + ((uint64_t)p << b->page_shift);
 	return 0;
@@ -347,6 +353,22 @@ static void free_head(struct kmem_buddy *b, uint32_t p)
 		free_block(b, p, pg->order);
 	}
 	b->frees++;
+}
+
+int kmem_buddy_trim(struct kmem_buddy *b, uint64_t off, uint64_t size)
+{
+	uint32_t p;
+	uint64_t n = size_to_pages(b, size);
+	int rc = classify(b, off, &p);
+
+	if (rc)
+		return rc;
+	if (b->pg[p].state != PG_ALLOC)
+		return KMEM_EINVAL;
+	if (n == 0 || n > ((uint64_t)1 << b->pg[p].order))
+		return KMEM_ESIZE;
+	trim(b, p, n);
+	return 0;
 }
 
 int kmem_buddy_free(struct kmem_buddy *b, uint64_t off)

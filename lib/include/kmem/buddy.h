@@ -87,6 +87,16 @@ int kmem_buddy_alloc_within(struct kmem_buddy *b, unsigned order, uint64_t lo,
 			    uint64_t hi, uint64_t *off);
 
 /*
+ * kmem_buddy_trim - turn the allocated block at off into an exact
+ * allocation of ceil(size / page_size) pages, giving the tail back (as
+ * alloc_exact does).  For callers that need a block placed by
+ * alloc_within or aligned beyond its size, and only part of it.
+ * Errors as kmem_buddy_free; KMEM_ESIZE if size is 0 or larger than the
+ * block; KMEM_EINVAL if the allocation at off is already exact.
+ */
+int kmem_buddy_trim(struct kmem_buddy *b, uint64_t off, uint64_t size);
+
+/*
  * kmem_buddy_free - free the allocation that starts at off, whatever call
  * made it; coalesces with free buddies all the way up.  O(max_order) for a
  * block, O(max_order * log n) for an exact allocation.

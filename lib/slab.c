@@ -1,0 +1,517 @@
+/*
+ * slab.c - object caches (Bonwick, "The Slab Allocator", USENIX 1994;
+ * Linux mm/slab.c and mm/slub.c).
+ *
+ * Theory.  A cache serves objects of one size.  Its memory comes in slabs:
+ * runs of slab_pages pages taken from the heap's page allocator, each cut
+ * into objperslab objects (after an optional colour offset that staggers
+ * the first object across slabs).  A slab is on exactly one of three lists
+ * by its fill: full, partial or empty.  Allocation takes from the first
+ * partial slab, then the first empty one, and only then asks the heap for a
+ * new slab; so memory is packed into few slabs and empty ones can be
+ * returned.  A free finds the object's slab in O(1) through the heap's page
+ * map (page index -> slab), turns the offset into an object index with a
+ * reciprocal multiplication, and moves the slab between lists when its
+ * fill class changes.  Fully free slabs beyond the cache's reserve go back
+ * to the heap at once; kmem_cache_shrink returns the rest.
+ *
+ * Everything is out of band: a slab's descriptor holds a bitmap with one
+ * bit per object (set = free) and a hint to the first word that may have a
+ * set bit, so neither allocation nor free touches the managed memory, and a
+ * double free is always detected (the bit is already set).
+ *
+ * Invariants (kmem_cache_check): a slab with inuse == 0 is on the empty
+ * list, 0 < inuse < objperslab on partial, inuse == objperslab on full;
+ * inuse + popcount(bitmap) == objperslab; no set bit below the hint; the
+ * page map names the slab for each of its pages; counters equal the sums.
+ *
+ * Cost: alloc O(1) amortised (the hint only moves forward between frees
+ * below it), free O(1).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kmem/error.h"
+#include "kmem/heap.h"
+#include "kmem/slab.h"
+#include "internal.h"
+
+enum { L_FULL, L_PARTIAL, L_EMPTY, L_COUNT };
+
+struct slab_link {
+	struct kmem_slab *next, *prev;
+};
+
+struct kmem_slab {
+	struct slab_link link;
+	struct kmem_cache *cache;
+	uint64_t start;		/* offset of the slab's first page */
+	uint64_t base;		/* offset of object 0 (start + colour) */
+	uint32_t inuse;
+	uint32_t hint;		/* no free bit in words below this */
+	uint8_t list;
+	uint64_t freemap[];	/* bit set = object free */
+};
+
+struct kmem_cache {
+	struct kmem_slab *heads[L_COUNT];	/* circular lists, NULL = empty */
+	uint64_t counts[L_COUNT];
+	uint64_t size;			/* object size after alignment */
+	uint64_t recip;			/* ceil(2^32 / size) */
+	uint32_t objs;			/* objects per slab */
+	uint32_t nwords;		/* bitmap words per slab */
+	uint64_t slab_pages;
+	uint64_t slab_bytes;
+	uint64_t active;		/* objects in use */
+	uint64_t allocs, frees;
+	struct kmem_slab **map;		/* the heap's page map */
+	uint64_t map_pages;
+	unsigned page_shift;
+	uint64_t colour_step, colour_max, colour_next;
+	unsigned reserve;
+	bool kmalloc;
+	struct kmem_heap *heap;
+	struct kmem_cache *next;	/* heap's registry */
+	char name[KMEM_CACHE_NAME_MAX];
+};
+
+/* ------------------------------------------------------------ lists */
+
+static void list_add(struct kmem_cache *c, struct kmem_slab *s, unsigned l)
+{
+	struct kmem_slab *h = c->heads[l];
+
+	if (!h) {
+		s->link.next = s->link.prev = s;
+	} else {
+		s->link.next = h;
+		s->link.prev = h->link.prev;
+		h->link.prev->link.next = s;
+		h->link.prev = s;
+	}
+	c->heads[l] = s;
+	s->list = (uint8_t)l;
+	c->counts[l]++;
+}
+
+static void list_del(struct kmem_cache *c, struct kmem_slab *s)
+{
+	unsigned l = s->list;
+
+	if (s->link.next == s) {
+		c->heads[l] = NULL;
+	} else {
+		s->link.prev->link.next = s->link.next;
+		s->link.next->link.prev = s->link.prev;
+		if (c->heads[l] == s)
+			c->heads[l] = s->link.next;
+	}
+	c->counts[l]--;
+}
+
+static void list_move(struct kmem_cache *c, struct kmem_slab *s, unsigned l)
+{
+	list_del(c, s);
+	list_add(c, s, l);
+}
+
+/* ------------------------------------------------------------ sizing */
+
+static uint64_t objs_in(uint64_t bytes, uint64_t size)
+{
+	return bytes / size;
+}
+
+/* The slab size rule of kmem/slab.h. */
+static uint64_t pick_slab_pages(uint64_t size, uint64_t page_size)
+{
+	uint64_t best = 0;
+
+	for (uint64_t n = 1; n <= KMEM_SLAB_MAX_PAGES_AUTO; n <<= 1) {
+		uint64_t bytes = n * page_size, objs = objs_in(bytes, size);
+
+		if (objs == 0)
+			continue;
+		if ((bytes - objs * size) * 8 < bytes) {
+			if (objs >= 8)
+				return n;
+			if (!best)
+				best = n;
+		}
+	}
+	if (best)
+		return best;
+	/* Huge objects: the smallest slab that wastes under 1/8. */
+	for (uint64_t n = (size + page_size - 1) / page_size;; n++)
+		if ((n * page_size - size * objs_in(n * page_size, size)) * 8 <
+		    n * page_size)
+			return n;
+}
+
+static bool name_ok(const char *name)
+{
+	size_t n;
+
+	if (!name)
+		return false;
+	n = strlen(name);
+	if (n == 0 || n >= KMEM_CACHE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (name[i] <= ' ' || name[i] > '~')
+			return false;
+	return true;
+}
+
+int kmem__cache_create(struct kmem_heap *h, const struct kmem_cache_params *p,
+		       bool kmalloc, struct kmem_cache **out)
+{
+	uint64_t align, size, ps, npages;
+	unsigned shift;
+	struct kmem_cache *c;
+	int rc;
+
+	if (!p || !out)
+		return KMEM_EINVAL;
+	if (p->size == 0)
+		return KMEM_EZEROSIZE;
+	align = p->align ? p->align : 8;
+	if (!kmem_is_pow2(align))
+		return KMEM_EALIGN;
+	if (!name_ok(p->name))
+		return KMEM_EINVAL;
+	ps = kmem_heap_page_size(h);
+	if (p->size > (1ull << 30) || align > ps)
+		return KMEM_EINVAL;
+	size = (p->size + align - 1) & ~(align - 1);
+	npages = p->slab_pages ? p->slab_pages : pick_slab_pages(size, ps);
+	if (npages > (64ull << 20) / ps || npages * ps / size == 0 ||
+	    npages * ps / size > UINT32_MAX / 2)
+		return KMEM_EINVAL;
+	if (kmem_heap_find_cache(h, p->name))
+		return KMEM_EEXIST;
+
+	c = kmem__calloc(1, sizeof(*c));
+	if (!c)
+		return KMEM_ENOMETA;
+	strcpy(c->name, p->name);
+	c->heap = h;
+	c->size = size;
+	c->recip = ((1ull << 32) + size - 1) / size;
+	c->slab_pages = npages;
+	c->slab_bytes = npages * ps;
+	c->objs = (uint32_t)(c->slab_bytes / size);
+	c->nwords = (c->objs + 63) / 64;
+	c->reserve = p->reserve ? p->reserve : 1;
+	c->kmalloc = kmalloc;
+	c->map = kmem__heap_slabmap(h, &c->map_pages, &shift);
+	c->page_shift = shift;
+	if (p->flags & KMEM_CACHE_COLOUR) {
+		c->colour_step = align < 64 ? 64 : align;
+		c->colour_max = (c->slab_bytes - c->objs * size) / c->colour_step;
+	}
+	rc = kmem__heap_cache_link(h, c);
+	if (rc) {
+		kmem__free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+int kmem_cache_create(struct kmem_heap *h, const struct kmem_cache_params *p,
+		      struct kmem_cache **out)
+{
+	return kmem__cache_create(h, p, false, out);
+}
+
+/* ------------------------------------------------------------ slabs */
+
+static void map_set(struct kmem_cache *c, struct kmem_slab *s,
+		    struct kmem_slab *v)
+{
+	uint64_t first = s->start >> c->page_shift;
+
+	for (uint64_t i = 0; i < c->slab_pages; i++)
+		c->map[first + i] = v;
+}
+
+static int grow(struct kmem_cache *c, struct kmem_slab **out)
+{
+	size_t bytes = sizeof(struct kmem_slab) + c->nwords * sizeof(uint64_t);
+	struct kmem_slab *s = kmem__malloc(bytes);
+	uint64_t off;
+	int rc;
+
+	if (!s)
+		return KMEM_ENOMETA;
+	rc = kmem__heap_pages_alloc(c->heap, c->slab_pages, &off);
+	if (rc) {
+		kmem__free(s);
+		return rc;
+	}
+	s->cache = c;
+	s->start = off;
+	s->base = off + c->colour_next * c->colour_step;
+	if (c->colour_max)
+		c->colour_next = c->colour_next == c->colour_max ?
+				 0 : c->colour_next + 1;
+	s->inuse = 0;
+	s->hint = 0;
+	memset(s->freemap, 0xff, c->nwords * sizeof(uint64_t));
+	if (c->objs % 64)
+		s->freemap[c->nwords - 1] = (1ull << (c->objs % 64)) - 1;
+	map_set(c, s, s);
+	list_add(c, s, L_EMPTY);
+	*out = s;
+	return 0;
+}
+
+static void release(struct kmem_cache *c, struct kmem_slab *s)
+{
+	list_del(c, s);
+	map_set(c, s, NULL);
+	kmem__heap_pages_free(c->heap, s->start, c->slab_pages);
+	kmem__free(s);
+}
+
+int kmem_cache_alloc(struct kmem_cache *c, uint64_t *off)
+{
+	struct kmem_slab *s = c->heads[L_PARTIAL];
+	uint32_t w, bit;
+
+	if (!s) {
+		s = c->heads[L_EMPTY];
+		if (!s) {
+			int rc = grow(c, &s);
+
+			if (rc)
+				return rc;
+		}
+		list_move(c, s, L_PARTIAL);
+	}
+	w = s->hint;
+	while (!s->freemap[w])
+		w++;
+	bit = (uint32_t)__builtin_ctzll(s->freemap[w]);
+	s->freemap[w] &= s->freemap[w] - 1;
+	s->hint = w;
+	if (++s->inuse == c->objs)
+		list_move(c, s, L_FULL);
+	c->active++;
+	c->allocs++;
+	*off = s->base + (uint64_t)(w * 64 + bit) * c->size;
+	return 0;
+}
+
+/* Find the slab and object index for off, or the error kmem_cache_free
+ * documents (without KMEM_EWRONGCACHE, which depends on the caller). */
+static int locate(const struct kmem_cache *c, uint64_t off,
+		  struct kmem_slab **sp, uint64_t *idxp)
+{
+	uint64_t page = off >> c->page_shift, delta, idx;
+	struct kmem_slab *s;
+
+	if (page >= c->map_pages)
+		return KMEM_ERANGE;
+	s = c->map[page];
+	if (!s)
+		return KMEM_ENOTALLOC;
+	if (off < s->base)
+		return KMEM_EMISALIGNED;
+	delta = off - s->base;
+	idx = (delta * s->cache->recip) >> 32;
+	if (idx * s->cache->size != delta || idx >= s->cache->objs)
+		return KMEM_EMISALIGNED;
+	*sp = s;
+	*idxp = idx;
+	return 0;
+}
+
+static void free_obj(struct kmem_cache *c, struct kmem_slab *s, uint64_t idx)
+{
+	uint32_t w = (uint32_t)(idx / 64);
+
+	s->freemap[w] |= 1ull << (idx % 64);
+	if (w < s->hint)
+		s->hint = w;
+	c->active--;
+	c->frees++;
+	if (--s->inuse == 0) {
+		list_move(c, s, L_EMPTY);
+		if (c->counts[L_EMPTY] > c->reserve)
+			release(c, s);
+	} else if (s->inuse == c->objs - 1) {
+		list_move(c, s, L_PARTIAL);
+	}
+}
+
+static bool obj_is_free(const struct kmem_slab *s, uint64_t idx)
+{
+	return s->freemap[idx / 64] & (1ull << (idx % 64));
+}
+
+int kmem_cache_free(struct kmem_cache *c, uint64_t off)
+{
+	struct kmem_slab *s;
+	uint64_t idx;
+	int rc = locate(c, off, &s, &idx);
+
+	if (rc)
+		return rc;
+	if (s->cache != c)
+		return KMEM_EWRONGCACHE;
+	if (obj_is_free(s, idx))
+		return KMEM_EDOUBLEFREE;
+	free_obj(c, s, idx);
+	return 0;
+}
+
+uint64_t kmem_cache_shrink(struct kmem_cache *c)
+{
+	uint64_t n = 0;
+
+	while (c->heads[L_EMPTY]) {
+		release(c, c->heads[L_EMPTY]);
+		n++;
+	}
+	return n;
+}
+
+void kmem__cache_destroy_all(struct kmem_cache *c)
+{
+	for (unsigned l = 0; l < L_COUNT; l++)
+		while (c->heads[l])
+			release(c, c->heads[l]);
+	kmem__heap_cache_unlink(c->heap, c);
+	kmem__free(c);
+}
+
+int kmem_cache_destroy(struct kmem_cache *c)
+{
+	if (c->active)
+		return KMEM_EBUSY;
+	kmem__cache_destroy_all(c);
+	return 0;
+}
+
+/* ------------------------------------------------------------ heap glue */
+
+bool kmem__cache_is_kmalloc(const struct kmem_cache *c)
+{
+	return c->kmalloc;
+}
+
+struct kmem_cache *kmem__slab_cache(const struct kmem_slab *s)
+{
+	return s->cache;
+}
+
+struct kmem_cache **kmem__cache_next(struct kmem_cache *c)
+{
+	return &c->next;
+}
+
+int kmem__cache_obj_check(const struct kmem_cache *c, uint64_t off)
+{
+	struct kmem_slab *s;
+	uint64_t idx;
+	int rc = locate(c, off, &s, &idx);
+
+	if (rc)
+		return rc;
+	return obj_is_free(s, idx) ? KMEM_ENOTALLOC : 0;
+}
+
+uint64_t kmem__cache_slab_bytes(const struct kmem_cache *c)
+{
+	return (c->counts[L_FULL] + c->counts[L_PARTIAL] + c->counts[L_EMPTY]) *
+	       c->slab_bytes;
+}
+
+const char *kmem_cache_name(const struct kmem_cache *c)
+{
+	return c->name;
+}
+
+uint64_t kmem_cache_objsize(const struct kmem_cache *c)
+{
+	return c->size;
+}
+
+void kmem_cache_stats(const struct kmem_cache *c, struct kmem_cache_stats *st)
+{
+	uint64_t slabs = c->counts[L_FULL] + c->counts[L_PARTIAL] +
+			 c->counts[L_EMPTY];
+
+	memset(st, 0, sizeof(*st));
+	strcpy(st->name, c->name);
+	st->active_objs = c->active;
+	st->num_objs = slabs * c->objs;
+	st->objsize = c->size;
+	st->objperslab = c->objs;
+	st->pagesperslab = c->slab_pages;
+	st->active_slabs = c->counts[L_FULL] + c->counts[L_PARTIAL];
+	st->num_slabs = slabs;
+	st->full_slabs = c->counts[L_FULL];
+	st->partial_slabs = c->counts[L_PARTIAL];
+	st->empty_slabs = c->counts[L_EMPTY];
+	st->allocs = c->allocs;
+	st->frees = c->frees;
+	st->meta_bytes = sizeof(*c) + slabs * (sizeof(struct kmem_slab) +
+					       c->nwords * sizeof(uint64_t));
+}
+
+static int check_slab(const struct kmem_cache *c, const struct kmem_slab *s,
+		      unsigned l)
+{
+	uint64_t nfree = 0;
+
+	if (s->cache != c || s->list != l || s->inuse > c->objs)
+		return KMEM_ECORRUPT;
+	for (uint32_t w = 0; w < c->nwords; w++) {
+		if (w < s->hint && s->freemap[w])
+			return KMEM_ECORRUPT;
+		nfree += (uint64_t)__builtin_popcountll(s->freemap[w]);
+	}
+	if (c->objs % 64 &&
+	    (s->freemap[c->nwords - 1] >> (c->objs % 64)))
+		return KMEM_ECORRUPT;
+	if (nfree + s->inuse != c->objs)
+		return KMEM_ECORRUPT;
+	if ((l == L_EMPTY) != (s->inuse == 0) ||
+	    (l == L_FULL) != (s->inuse == c->objs))
+		return KMEM_ECORRUPT;
+	for (uint64_t i = 0; i < c->slab_pages; i++)
+		if (c->map[(s->start >> c->page_shift) + i] != s)
+			return KMEM_ECORRUPT;
+	if (s->base + (uint64_t)c->objs * c->size > s->start + c->slab_bytes)
+		return KMEM_ECORRUPT;
+	return 0;
+}
+
+int kmem_cache_check(const struct kmem_cache *c)
+{
+	uint64_t active = 0;
+
+	for (unsigned l = 0; l < L_COUNT; l++) {
+		const struct kmem_slab *s = c->heads[l];
+		uint64_t n = 0;
+
+		if (!s) {
+			if (c->counts[l])
+				return KMEM_ECORRUPT;
+			continue;
+		}
+		do {
+			if (check_slab(c, s, l) || s->link.next->link.prev != s ||
+			    ++n > c->counts[l])
+				return KMEM_ECORRUPT;
+			active += s->inuse;
+			s = s->link.next;
+		} while (s != c->heads[l]);
+		if (n != c->counts[l])
+			return KMEM_ECORRUPT;
+	}
+	return active == c->active ? 0 : KMEM_ECORRUPT;
+}
