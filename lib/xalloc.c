@@ -241,8 +241,8 @@ int kmem_heap_xalloc(struct kmem_heap *h, const struct kmem_alloc_req *req,
 	}
 	describe(req, &w, what, sizeof(what));
 	if (!eligible) {
-		kmem__msg(msg, msglen, "no memory in this pool can hold %s%s",
-			  kmem__size_str(req->size, s1), what);
+		kmem__msg(msg, msglen, "no contiguous block of %s%s can exist "
+			  "in this pool", kmem__size_str(req->size, s1), what);
 		return KMEM_ECONSTRAINT;
 	}
 	kmem__msg(msg, msglen, "no contiguous block of %s%s; largest is %s",
