@@ -1,0 +1,58 @@
+/*
+ * backing_impl.h - the backing's private structure, shared by backing.c
+ * (reserving, mapping, reading frames) and backing_map.c (runs, segments,
+ * queries).  lib/ only.
+ */
+#ifndef KMEM_BACKING_IMPL_H
+#define KMEM_BACKING_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kmem/backing.h"
+
+struct kmem_backing {
+	enum kmem_backing_kind kind;
+	enum kmem_iova_mode iova;
+	int fd;
+	bool created;		/* this open created path */
+	bool was_empty;		/* path existed with size 0 */
+	bool sealed, locked;
+	char *path;
+	uint8_t *addr;		/* maps file [map_offset, map_offset + size) */
+	uint64_t size;
+	uint64_t page_size;
+	unsigned shift;
+	uint64_t npages;	/* pages mapped */
+	uint64_t map_offset;
+	uint64_t reserved;	/* pages reserved at open */
+	uint64_t *pa;		/* per page; NULL in mode "va" */
+	int16_t *node;		/* per page; -1 unknown */
+	uint32_t *seg;		/* per page: its segment; NULL in mode "va" */
+	uint32_t *seg_end;	/* per segment: one past its last page */
+	struct kmem_backing_run *runs;
+	size_t nruns;
+	uint64_t largest;
+};
+
+static inline bool kmem__backing_is_huge(const struct kmem_backing *b)
+{
+	return b->kind != KMEM_BACKING_NOHUGE;
+}
+
+/*
+ * kmem__backing_build - make the run and segment tables from the frame and
+ * node tables of b's npages pages.  0 or KMEM_ENOMETA (the tables made so
+ * far stay in b for the caller to free).
+ */
+int kmem__backing_build(struct kmem_backing *b);
+
+/*
+ * kmem__backing_find_run - the first page of the first run of at least n
+ * pages (*first), or KMEM_ENOMEM with the longest run's page count in
+ * *largest.
+ */
+int kmem__backing_find_run(const struct kmem_backing *b, uint64_t n,
+			   uint64_t *first, uint64_t *largest);
+
+#endif
