@@ -377,7 +377,7 @@ static void test_slab_model_random(void **state)
 	struct kmem_heap *h = mkheap(region);
 	struct kmem_cache *caches[4];
 	static const uint64_t csize[4] = { 24, 200, 1500, 5000 };
-	uint64_t live_per_cache[4] = { 0 };
+	uint64_t live_per_cache[4] = { 0 }, page_bytes = 0;
 	struct obj *lv = calloc(cap, sizeof(*lv));
 	uint8_t *owner = calloc(region / 8, 1);	/* 8-byte granules */
 
@@ -409,6 +409,8 @@ static void test_slab_model_random(void **state)
 				live_per_cache[o.cache]--;
 			} else {
 				assert_int_equal(kmem_heap_free(h, o.off), 0);
+				if (o.len > KMEM_KMALLOC_MAX)
+					page_bytes -= o.len;
 			}
 			memset(owner + o.off / 8, 0, (o.len + 7) / 8);
 			lv[j] = lv[--nlive];
@@ -441,17 +443,23 @@ static void test_slab_model_random(void **state)
 			}
 			if (o.cache >= 0)
 				live_per_cache[o.cache]++;
+			else if (o.len > KMEM_KMALLOC_MAX)
+				page_bytes += o.len;
 			lv[nlive++] = o;
 		}
-		if (i % 4096 == 0) {
-			assert_int_equal(kmem_heap_check(h), 0);
-			for (int c = 0; c < 4; c++) {
-				struct kmem_cache_stats st;
+		/* Every step: the caches' counts and the heap's bytes in use
+		 * equal the model's sums (slabs + page allocations). */
+		for (int c = 0; c < 4; c++) {
+			struct kmem_cache_stats st;
 
-				kmem_cache_stats(caches[c], &st);
-				assert_int_equal(st.active_objs, live_per_cache[c]);
-			}
+			kmem_cache_stats(caches[c], &st);
+			assert_int_equal(st.active_objs, live_per_cache[c]);
 		}
+		struct kmem_heap_stats hs;
+		kmem_heap_stats(h, &hs);
+		assert_int_equal(hs.used_bytes, hs.slab_bytes + page_bytes);
+		if (i % 4096 == 0)
+			assert_int_equal(kmem_heap_check(h), 0);
 	}
 	assert_int_equal(kmem_heap_check(h), 0);
 	while (nlive) {
