@@ -49,6 +49,7 @@
 #include "kmem/backing.h"
 #include "kmem/error.h"
 #include "internal.h"
+#include "fmt.h"
 #include "backing_impl.h"
 
 #define PM_PFN_MASK	(((uint64_t)1 << 55) - 1)
@@ -71,24 +72,6 @@ static int say(char *msg, size_t len, int code, const char *fmt, ...)
 		va_end(ap);
 	}
 	return code;
-}
-
-/* Bytes as "2 MiB", "1 GiB", "4 KiB" or "12345 bytes". */
-static const char *human(uint64_t bytes, char buf[32])
-{
-	static const char *unit[] = { "GiB", "MiB", "KiB" };
-
-	for (int i = 0; i < 3; i++) {
-		uint64_t u = (uint64_t)1 << (30 - 10 * i);
-
-		if (bytes && bytes % u == 0) {
-			snprintf(buf, 32, "%llu %s", (unsigned long long)(bytes / u),
-				 unit[i]);
-			return buf;
-		}
-	}
-	snprintf(buf, 32, "%llu bytes", (unsigned long long)bytes);
-	return buf;
 }
 
 /* The error code for a failed system call's errno. */
@@ -198,7 +181,7 @@ static int shortfall(uint64_t ps, uint64_t need, const struct hpool *h,
 	return say(msg, len, KMEM_ENOHUGE,
 		   "need %llu free %s hugepages but only %llu are available "
 		   "(free_hugepages %llu, reserved %llu); fix: echo %llu > %s",
-		   (unsigned long long)need, human(ps, sz),
+		   (unsigned long long)need, kmem__size_str(ps, sz),
 		   (unsigned long long)avail, (unsigned long long)h->free,
 		   (unsigned long long)h->resv,
 		   (unsigned long long)(h->nr + need - avail), knob);
@@ -209,12 +192,12 @@ static int pool_check(uint64_t ps, uint64_t need, uint64_t *avail,
 		      char *msg, size_t len)
 {
 	struct hpool h;
-	char sz[32];
+	char sz[KMEM_SIZE_STR_MAX];
 
 	if (hpool_read(ps, &h))
 		return say(msg, len, KMEM_ENOHUGE,
 			   "%s hugepages are not supported here (no "
-			   HP_DIR "%llukB)", human(ps, sz),
+			   HP_DIR "%llukB)", kmem__size_str(ps, sz),
 			   (unsigned long long)(ps >> 10));
 	*avail = hpool_avail(&h);
 	if (*avail < need)
@@ -234,7 +217,7 @@ static int fallocate_fail(const struct kmem_backing *b, uint64_t n, int err,
 			  char *msg, size_t len)
 {
 	struct hpool h;
-	char sz[32];
+	char sz[KMEM_SIZE_STR_MAX];
 
 	if (err != ENOMEM && err != ENOSPC)
 		return sys_fail("fallocate", err, msg, len);
@@ -248,14 +231,14 @@ static int fallocate_fail(const struct kmem_backing *b, uint64_t n, int err,
 		return say(msg, len, KMEM_ENOHUGE,
 			   "fallocate of %llu hugepages of %s failed: %s; the "
 			   "hugetlbfs mount's size= limit is too small for "
-			   "%s", (unsigned long long)n, human(b->page_size, sz),
+			   "%s", (unsigned long long)n, kmem__size_str(b->page_size, sz),
 			   strerror(err), b->path);
 	if (hpool_read(b->page_size, &h))
 		h.free = 0;
 	return say(msg, len, KMEM_ENOHUGE,
 		   "fallocate of %llu hugepages of %s failed: %s; "
 		   "free_hugepages is now %llu", (unsigned long long)n,
-		   human(b->page_size, sz), strerror(err),
+		   kmem__size_str(b->page_size, sz), strerror(err),
 		   (unsigned long long)h.free);
 }
 
@@ -348,7 +331,7 @@ static int open_path(struct kmem_backing *b, const struct kmem_backing_params *p
 {
 	mode_t mode = p->file_mode ? (mode_t)p->file_mode : 0600;
 	struct statfs sfs;
-	char a[32], c[32];
+	char a[KMEM_SIZE_STR_MAX], c[KMEM_SIZE_STR_MAX];
 
 	b->fd = open(p->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	b->created = b->fd >= 0;
@@ -365,8 +348,8 @@ static int open_path(struct kmem_backing *b, const struct kmem_backing_params *p
 	if ((uint64_t)sfs.f_bsize != b->page_size)
 		return say(msg, len, KMEM_EINVAL,
 			   "%s is on a hugetlbfs mount of %s pages, not %s",
-			   p->path, human((uint64_t)sfs.f_bsize, a),
-			   human(b->page_size, c));
+			   p->path, kmem__size_str((uint64_t)sfs.f_bsize, a),
+			   kmem__size_str(b->page_size, c));
 	if (!S_ISREG(st->st_mode))
 		return say(msg, len, KMEM_EINVAL, "%s is not a regular file",
 			   p->path);
@@ -559,7 +542,7 @@ static int pick_window(const struct kmem_backing *b, uint64_t n,
 		       uint64_t *first, char *msg, size_t len)
 {
 	uint64_t best = 0;
-	char a[32], c[32], d[32];
+	char a[KMEM_SIZE_STR_MAX], c[KMEM_SIZE_STR_MAX], d[KMEM_SIZE_STR_MAX];
 
 	if (!b->pa)
 		return say(msg, len, KMEM_EPERM,
@@ -572,9 +555,9 @@ static int pick_window(const struct kmem_backing *b, uint64_t n,
 	return say(msg, len, KMEM_ENOMEM,
 		   "no physically contiguous run of %s among %llu reserved "
 		   "%s pages; the largest is %llu pages (%s)",
-		   human(n << b->shift, a), (unsigned long long)b->npages,
-		   human(b->page_size, c), (unsigned long long)best,
-		   human(best << b->shift, d));
+		   kmem__size_str(n << b->shift, a), (unsigned long long)b->npages,
+		   kmem__size_str(b->page_size, c), (unsigned long long)best,
+		   kmem__size_str(best << b->shift, d));
 }
 
 /* Keep pages [w, w + n) and give the others back to the kernel. */
@@ -607,7 +590,7 @@ static int trim(struct kmem_backing *b, uint64_t w, uint64_t n,
 static int lock_and_seal(struct kmem_backing *b, char *msg, size_t len)
 {
 	struct rlimit rl;
-	char a[32];
+	char a[KMEM_SIZE_STR_MAX];
 
 	/* The system call, not the libc wrapper: sanitizer runtimes
 	 * intercept mlock() and make it a no-op that returns 0, and the
@@ -626,7 +609,7 @@ static int lock_and_seal(struct kmem_backing *b, char *msg, size_t len)
 		return say(msg, len, KMEM_EPERM,
 			   "mlock of %s failed: %s; RLIMIT_MEMLOCK is %llu "
 			   "KiB: raise it (ulimit -l) or grant CAP_IPC_LOCK",
-			   human(b->size, a), strerror(err),
+			   kmem__size_str(b->size, a), strerror(err),
 			   rl.rlim_cur == RLIM_INFINITY ? ~0ull :
 			   (unsigned long long)rl.rlim_cur >> 10);
 	}
@@ -644,7 +627,7 @@ static int lock_and_seal(struct kmem_backing *b, char *msg, size_t len)
 static int check_params(const struct kmem_backing_params *p, uint64_t *ps,
 			char *msg, size_t len)
 {
-	char a[32], c[32], d[32];
+	char a[KMEM_SIZE_STR_MAX], c[KMEM_SIZE_STR_MAX], d[KMEM_SIZE_STR_MAX];
 
 	if (!p)
 		return say(msg, len, KMEM_EINVAL, "no parameters");
@@ -661,12 +644,12 @@ static int check_params(const struct kmem_backing_params *p, uint64_t *ps,
 		return say(msg, len, KMEM_EINVAL,
 			   "size %llu is not a multiple of the %s page size; "
 			   "%s would be", (unsigned long long)p->size,
-			   human(*ps, a), human((p->size / *ps + 1) * *ps, c));
+			   kmem__size_str(*ps, a), kmem__size_str((p->size / *ps + 1) * *ps, c));
 	/* Page indices are 32-bit, with room for require_contiguous's
 	 * doubling. */
 	if (p->size / *ps > UINT32_MAX / 2)
 		return say(msg, len, KMEM_EINVAL, "size %s is too large",
-			   human(p->size, d));
+			   kmem__size_str(p->size, d));
 	if (p->path && (!*p->path || *ps == KMEM_BACKING_4K))
 		return say(msg, len, KMEM_EINVAL, "%s",
 			   *p->path ? "a hugetlbfs path needs a hugepage size" :
