@@ -442,6 +442,33 @@ int kmem_heap_size_of(const struct kmem_heap *h, uint64_t off, uint64_t *len)
 
 /* ------------------------------------------------------------ stats */
 
+/* Sum the arenas' buddyinfo rows and derive the heap-wide unusable free
+ * space index (mm/vmstat.c), as kmem_buddy_stats does for one arena. */
+static void fragmentation(const struct kmem_heap *h, struct kmem_heap_stats *st)
+{
+	uint64_t free_pages = 0;
+
+	for (size_t i = 0; i < h->narenas; i++) {
+		struct kmem_buddy_stats bs;
+
+		if (!h->arenas[i].buddy)
+			return;
+		kmem_buddy_stats(h->arenas[i].buddy, &bs);
+		for (unsigned k = 0; k <= bs.max_order; k++) {
+			st->nr_free[k] += bs.nr_free[k];
+			free_pages += bs.nr_free[k] << k;
+		}
+	}
+	for (unsigned k = 0; k <= KMEM_BUDDY_MAX_ORDER && free_pages; k++) {
+		uint64_t suitable = 0;
+
+		for (unsigned o = k; o <= KMEM_BUDDY_MAX_ORDER; o++)
+			suitable += st->nr_free[o] << o;
+		st->unusable_index[k] = (unsigned)
+			(((free_pages - suitable) * 1000) / free_pages);
+	}
+}
+
 void kmem_heap_stats(const struct kmem_heap *h, struct kmem_heap_stats *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -457,6 +484,7 @@ void kmem_heap_stats(const struct kmem_heap *h, struct kmem_heap_stats *st)
 					     kmem_vmem_meta_bytes(a->vmem);
 	}
 	st->used_bytes = st->total_bytes - st->free_bytes;
+	fragmentation(h, st);
 	for (struct kmem_cache *c = h->caches; c; c = *kmem__cache_next(c)) {
 		struct kmem_cache_stats cs;
 

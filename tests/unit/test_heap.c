@@ -76,6 +76,14 @@ static void test_heap_dma32_lands_below_4g(void **state)
 	assert_int_equal(r1.len, 8 * MiB);
 	assert_int_equal(xalloc(h, 8 * MiB, KMEM_ALLOC_DMA32, 0, 0, -1, &r2, msg), 0);
 	assert_int_equal(r2.arena, 0);
+	/* Heap-wide buddyinfo: arenas 1-3 each one free 16 MiB block
+	 * (order 12); nothing is unusable below order 13. */
+	struct kmem_heap_stats hs;
+	kmem_heap_stats(h, &hs);
+	assert_int_equal(hs.nr_free[12], 3);
+	assert_int_equal(hs.free_bytes, 48 * MiB);
+	assert_int_equal(hs.unusable_index[12], 0);
+	assert_int_equal(hs.unusable_index[13], 1000);
 	/* Arena 0 is full; the low 4 MiB of arena 2 are all that is left
 	 * below 4 GiB. */
 	assert_int_equal(xalloc(h, 4 * MiB, KMEM_ALLOC_DMA32, 0, 0, -1, &r3, msg), 0);

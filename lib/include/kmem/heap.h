@@ -99,6 +99,11 @@ struct kmem_heap_stats {
 	uint64_t slab_bytes;	/* bytes held in slabs */
 	uint64_t meta_bytes;	/* out-of-band metadata */
 	size_t narenas, ncaches;
+	/* Buddy policy: free blocks per order summed over the arenas, and
+	 * the unusable free space index per order (thousandths) of the
+	 * whole heap - the fragmentation summary. */
+	uint64_t nr_free[KMEM_BUDDY_MAX_ORDER + 1];
+	unsigned unusable_index[KMEM_BUDDY_MAX_ORDER + 1];
 };
 
 struct kmem_arena_stats {
