@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "kmem/error.h"
+#include "kmem/size.h"
 #include "fmt.h"
 
 char *kmem__size_str(uint64_t bytes, char buf[KMEM_SIZE_STR_MAX])
@@ -31,4 +33,64 @@ void kmem__msg(char *msg, size_t msglen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, msglen, fmt, ap);
 	va_end(ap);
+}
+
+int kmem_parse_size(const char *s, uint64_t *out)
+{
+	uint64_t whole = 0, frac = 0, fdiv = 1, mul = 1;
+	const char *p = s;
+	int shift = 0;
+
+	if (!s || *p < '0' || *p > '9')
+		return KMEM_EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		uint64_t d = (uint64_t)(*p - '0');
+
+		if (whole > UINT64_MAX / 10 ||
+		    (whole == UINT64_MAX / 10 && d > UINT64_MAX % 10))
+			return KMEM_ETOOBIG;
+		whole = whole * 10 + d;
+	}
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return KMEM_EINVAL;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			if (fdiv >= 1000000)
+				return KMEM_EINVAL;
+			frac = frac * 10 + (uint64_t)(*p - '0');
+			fdiv *= 10;
+		}
+	}
+	switch (*p) {
+	case 'k': case 'K': shift = 10; p++; break;
+	case 'm': case 'M': shift = 20; p++; break;
+	case 'g': case 'G': shift = 30; p++; break;
+	case 't': case 'T': shift = 40; p++; break;
+	default: break;
+	}
+	if (shift && *p == 'i')
+		p++;
+	if (*p == 'B' || (*p == 'b' && !shift))
+		p++;
+	if (*p)
+		return KMEM_EINVAL;
+	mul = 1ull << shift;
+	if (whole > UINT64_MAX >> shift)
+		return KMEM_ETOOBIG;
+	/* The fraction must come out to whole bytes. */
+	if ((frac * mul) % fdiv)
+		return KMEM_EINVAL;
+	if (whole * mul > UINT64_MAX - frac * mul / fdiv)
+		return KMEM_ETOOBIG;
+	*out = whole * mul + frac * mul / fdiv;
+	return 0;
+}
+
+char *kmem_format_size(uint64_t bytes, char *buf, size_t len)
+{
+	char tmp[KMEM_SIZE_STR_MAX];
+
+	snprintf(buf, len, "%s", kmem__size_str(bytes, tmp));
+	return buf;
 }
