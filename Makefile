@@ -46,9 +46,11 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_BINS = $(UNIT_BIN)
 
 # ---------------------------------------------------------------- bench
-BENCH_SRC := $(wildcard bench/*.c)
+# benchutil.c is shared code linked into every benchmark, not one itself.
+BENCH_SRC := $(filter-out bench/benchutil.c,$(wildcard bench/*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
-BENCH_LIBS = -ljemalloc
+BENCH_UTIL := $(BUILD)/bench/benchutil.o
+BENCH_LIBS = -ljemalloc -lmimalloc
 
 DEMO_BIN := $(BUILD)/kmem-demo
 
@@ -111,7 +113,7 @@ $(BUILD)/tests/unit/%.o: tests/unit/%.c
 	$(CC) $(CPPFLAGS) -DKMEM_FAULT_INJECT $(CFLAGS) \
 	  $(shell pkg-config --cflags cmocka) -c -o $@ $<
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB_A)
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(BENCH_LIBS) -lm $(LDLIBS)
 
