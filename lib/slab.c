@@ -58,12 +58,11 @@ struct kmem_cache {
 	uint64_t counts[L_COUNT];
 	uint64_t size;			/* object size after alignment */
 	uint64_t recip;			/* ceil(2^32 / size) */
+	int size_shift;			/* log2(size) if a power of two, else -1 */
 	uint32_t objs;			/* objects per slab */
 	uint32_t nwords;		/* bitmap words per slab */
 	uint64_t slab_pages;
 	uint64_t slab_bytes;
-	uint64_t active;		/* objects in use */
-	uint64_t allocs, frees;
 	struct kmem_slab **map;		/* the heap's page map */
 	uint64_t map_pages;
 	unsigned page_shift;
@@ -198,6 +197,7 @@ int kmem__cache_create(struct kmem_heap *h, const struct kmem_cache_params *p,
 	c->heap = h;
 	c->size = size;
 	c->recip = ((1ull << 32) + size - 1) / size;
+	c->size_shift = kmem_is_pow2(size) ? (int)kmem_log2_floor(size) : -1;
 	c->slab_pages = npages;
 	c->slab_bytes = npages * ps;
 	c->objs = (uint32_t)(c->slab_bytes / size);
@@ -275,75 +275,116 @@ static void release(struct kmem_cache *c, struct kmem_slab *s)
 	kmem__free(s);
 }
 
+/*
+ * The slow half of an allocation: no partial slab, so take an empty one or
+ * grow.  Out of line so the fast path stays small (no spills).
+ */
+static __attribute__((noinline, cold)) int refill(struct kmem_cache *c)
+{
+	struct kmem_slab *s = c->heads[L_EMPTY];
+
+	if (!s) {
+		int rc = grow(c, &s);
+
+		if (rc)
+			return rc;
+	}
+	list_move(c, s, L_PARTIAL);
+	return 0;
+}
+
+static __attribute__((noinline, cold)) void mark_full(struct kmem_cache *c,
+						      struct kmem_slab *s)
+{
+	list_move(c, s, L_FULL);
+}
+
+static inline uint64_t obj_offset(const struct kmem_cache *c, uint64_t idx)
+{
+	return c->size_shift >= 0 ? idx << c->size_shift : idx * c->size;
+}
+
 int kmem_cache_alloc(struct kmem_cache *c, uint64_t *off)
 {
 	struct kmem_slab *s = c->heads[L_PARTIAL];
-	uint32_t w, bit;
+	uint64_t word;
+	uint32_t w;
 
-	if (!s) {
-		s = c->heads[L_EMPTY];
-		if (!s) {
-			int rc = grow(c, &s);
+	if (__builtin_expect(!s, 0)) {
+		int rc = refill(c);
 
-			if (rc)
-				return rc;
-		}
-		list_move(c, s, L_PARTIAL);
+		if (rc)
+			return rc;
+		s = c->heads[L_PARTIAL];
 	}
 	w = s->hint;
 	while (!s->freemap[w])
 		w++;
-	bit = (uint32_t)__builtin_ctzll(s->freemap[w]);
-	s->freemap[w] &= s->freemap[w] - 1;
+	word = s->freemap[w];
+	s->freemap[w] = word & (word - 1);
 	s->hint = w;
-	if (++s->inuse == c->objs)
-		list_move(c, s, L_FULL);
-	c->active++;
-	c->allocs++;
-	*off = s->base + (uint64_t)(w * 64 + bit) * c->size;
+	if (__builtin_expect(++s->inuse == c->objs, 0))
+		mark_full(c, s);
+	*off = s->base + obj_offset(c, (uint64_t)w * 64 +
+				    (uint64_t)__builtin_ctzll(word));
 	return 0;
 }
 
-/* Find the slab and object index for off, or the error kmem_cache_free
- * documents (without KMEM_EWRONGCACHE, which depends on the caller). */
-static int locate(const struct kmem_cache *c, uint64_t off,
-		  struct kmem_slab **sp, uint64_t *idxp)
+/*
+ * Find the slab and object index for off, or the error kmem_cache_free
+ * documents.  c is the cache the caller names; an object of another cache
+ * is KMEM_EWRONGCACHE (checked before the index arithmetic, which uses c's
+ * geometry).
+ */
+static inline int locate(const struct kmem_cache *c, uint64_t off,
+			 struct kmem_slab **sp, uint64_t *idxp)
 {
 	uint64_t page = off >> c->page_shift, delta, idx;
 	struct kmem_slab *s;
 
-	if (page >= c->map_pages)
+	if (__builtin_expect(page >= c->map_pages, 0))
 		return KMEM_ERANGE;
 	s = c->map[page];
-	if (!s)
+	if (__builtin_expect(!s, 0))
 		return KMEM_ENOTALLOC;
-	if (off < s->base)
-		return KMEM_EMISALIGNED;
+	if (__builtin_expect(s->cache != c, 0))
+		return KMEM_EWRONGCACHE;
 	delta = off - s->base;
-	idx = (delta * s->cache->recip) >> 32;
-	if (idx * s->cache->size != delta || idx >= s->cache->objs)
+	if (c->size_shift >= 0)
+		idx = delta >> c->size_shift;
+	else
+		idx = (delta * c->recip) >> 32;
+	/* off < base wraps delta to a huge value: caught by idx >= objs. */
+	if (__builtin_expect(obj_offset(c, idx) != delta || idx >= c->objs, 0))
 		return KMEM_EMISALIGNED;
 	*sp = s;
 	*idxp = idx;
 	return 0;
 }
 
-static void free_obj(struct kmem_cache *c, struct kmem_slab *s, uint64_t idx)
+/* A slab's fill class changed on free: move it, maybe give it back. */
+static __attribute__((noinline, cold)) void refile(struct kmem_cache *c,
+						   struct kmem_slab *s)
+{
+	if (s->inuse == 0) {
+		list_move(c, s, L_EMPTY);
+		if (c->counts[L_EMPTY] > c->reserve)
+			release(c, s);
+	} else {
+		list_move(c, s, L_PARTIAL);
+	}
+}
+
+static inline void free_obj(struct kmem_cache *c, struct kmem_slab *s,
+			    uint64_t idx)
 {
 	uint32_t w = (uint32_t)(idx / 64);
 
 	s->freemap[w] |= 1ull << (idx % 64);
 	if (w < s->hint)
 		s->hint = w;
-	c->active--;
-	c->frees++;
-	if (--s->inuse == 0) {
-		list_move(c, s, L_EMPTY);
-		if (c->counts[L_EMPTY] > c->reserve)
-			release(c, s);
-	} else if (s->inuse == c->objs - 1) {
-		list_move(c, s, L_PARTIAL);
-	}
+	if (__builtin_expect(--s->inuse == 0 || s->inuse == c->objs - 1, 0))
+		refile(c, s);
 }
 
 static bool obj_is_free(const struct kmem_slab *s, uint64_t idx)
@@ -359,9 +400,7 @@ int kmem_cache_free(struct kmem_cache *c, uint64_t off)
 
 	if (rc)
 		return rc;
-	if (s->cache != c)
-		return KMEM_EWRONGCACHE;
-	if (obj_is_free(s, idx))
+	if (__builtin_expect(obj_is_free(s, idx), 0))
 		return KMEM_EDOUBLEFREE;
 	free_obj(c, s, idx);
 	return 0;
@@ -387,9 +426,25 @@ void kmem__cache_destroy_all(struct kmem_cache *c)
 	kmem__free(c);
 }
 
+/* Objects in use: full slabs are full; partial ones say.  Kept out of the
+ * hot path (no counter to bump per allocation). */
+static uint64_t active_objs(const struct kmem_cache *c)
+{
+	const struct kmem_slab *s = c->heads[L_PARTIAL];
+	uint64_t n = c->counts[L_FULL] * c->objs;
+
+	if (s) {
+		do {
+			n += s->inuse;
+			s = s->link.next;
+		} while (s != c->heads[L_PARTIAL]);
+	}
+	return n;
+}
+
 int kmem_cache_destroy(struct kmem_cache *c)
 {
-	if (c->active)
+	if (active_objs(c))
 		return KMEM_EBUSY;
 	kmem__cache_destroy_all(c);
 	return 0;
@@ -446,7 +501,7 @@ void kmem_cache_stats(const struct kmem_cache *c, struct kmem_cache_stats *st)
 
 	memset(st, 0, sizeof(*st));
 	strcpy(st->name, c->name);
-	st->active_objs = c->active;
+	st->active_objs = active_objs(c);
 	st->num_objs = slabs * c->objs;
 	st->objsize = c->size;
 	st->objperslab = c->objs;
@@ -456,8 +511,6 @@ void kmem_cache_stats(const struct kmem_cache *c, struct kmem_cache_stats *st)
 	st->full_slabs = c->counts[L_FULL];
 	st->partial_slabs = c->counts[L_PARTIAL];
 	st->empty_slabs = c->counts[L_EMPTY];
-	st->allocs = c->allocs;
-	st->frees = c->frees;
 	st->meta_bytes = sizeof(*c) + slabs * (sizeof(struct kmem_slab) +
 					       c->nwords * sizeof(uint64_t));
 }
@@ -492,8 +545,6 @@ static int check_slab(const struct kmem_cache *c, const struct kmem_slab *s,
 
 int kmem_cache_check(const struct kmem_cache *c)
 {
-	uint64_t active = 0;
-
 	for (unsigned l = 0; l < L_COUNT; l++) {
 		const struct kmem_slab *s = c->heads[l];
 		uint64_t n = 0;
@@ -507,11 +558,10 @@ int kmem_cache_check(const struct kmem_cache *c)
 			if (check_slab(c, s, l) || s->link.next->link.prev != s ||
 			    ++n > c->counts[l])
 				return KMEM_ECORRUPT;
-			active += s->inuse;
 			s = s->link.next;
 		} while (s != c->heads[l]);
 		if (n != c->counts[l])
 			return KMEM_ECORRUPT;
 	}
-	return active == c->active ? 0 : KMEM_ECORRUPT;
+	return 0;
 }

@@ -50,7 +50,6 @@ struct kmem_cache_stats {
 	uint64_t active_slabs;	/* slabs with at least one object in use */
 	uint64_t num_slabs;
 	uint64_t full_slabs, partial_slabs, empty_slabs;
-	uint64_t allocs, frees;	/* successful calls since create */
 	uint64_t meta_bytes;	/* out-of-band descriptor bytes */
 };
 
