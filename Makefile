@@ -40,6 +40,17 @@ LIBT_OBJ := $(LIB_SRC:%.c=$(BUILD)/fi/%.o)
 LIB_A    := $(BUILD)/libkmemcore.a
 LIBT_A   := $(BUILD)/libkmemcore-fi.a
 
+# ---------------------------------------------------------------- protocol
+# kmem.pb-c.{c,h} are generated from proto/kmem.proto into $(BUILD)/proto
+# and never committed.  libkmemproto.a (generated code + framing) is linked
+# by whatever speaks the protocol: daemon, client library, tests.
+PROTO_GEN_C := $(BUILD)/proto/kmem.pb-c.c
+PROTO_GEN_H := $(BUILD)/proto/kmem.pb-c.h
+PROTO_OBJ   := $(BUILD)/proto/kmem.pb-c.o $(BUILD)/proto/frame.o
+PROTO_A     := $(BUILD)/libkmemproto.a
+PROTO_LIBS   = $(shell pkg-config --libs libprotobuf-c)
+CPPFLAGS    += -Iproto -I$(BUILD)/proto $(shell pkg-config --cflags libprotobuf-c)
+
 # ---------------------------------------------------------------- tests
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -104,9 +115,24 @@ $(LIBT_A): $(LIBT_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/testutil.o $(LIBT_A)
+# A multi-target pattern rule: one protoc-c run makes both files.
+$(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs cmocka) $(LDLIBS)
+	protoc-c --c_out=$(BUILD)/proto --proto_path=proto $<
+
+$(BUILD)/proto/kmem.pb-c.o: $(PROTO_GEN_C)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# Everything that includes frame.h needs the generated header first.
+$(BUILD)/proto/frame.o $(BUILD)/tests/unit/test_frame.o: $(PROTO_GEN_H)
+
+$(PROTO_A): $(PROTO_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/testutil.o $(LIBT_A) $(PROTO_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs cmocka) $(PROTO_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
