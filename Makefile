@@ -51,6 +51,21 @@ PROTO_A     := $(BUILD)/libkmemproto.a
 PROTO_LIBS   = $(shell pkg-config --libs libprotobuf-c)
 CPPFLAGS    += -Iproto -I$(BUILD)/proto $(shell pkg-config --cflags libprotobuf-c)
 
+# ---------------------------------------------------------------- daemon
+DAEMON_SRC := $(wildcard daemon/*.c)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+KMEMD      := $(BUILD)/kmemd
+DAEMON_LIBS = $(shell pkg-config --libs libuv jansson) $(PROTO_LIBS)
+
+# ---------------------------------------------------------------- client
+# libkmem: the client library (static and shared, soname libkmem.so.0).
+CLIENT_SRC := $(wildcard client/*.c)
+CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
+CLIENT_A   := $(BUILD)/libkmem.a
+CLIENT_SO  := $(BUILD)/libkmem.so.0
+CPPFLAGS   += -Iclient/include
+CLIENT_LIBS = $(PROTO_LIBS) -lpthread
+
 # ---------------------------------------------------------------- tests
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -67,7 +82,7 @@ DEMO_BIN := $(BUILD)/kmem-demo
 
 .PHONY: all test check bench run deps install clean test-run
 .SECONDARY:
-all: $(LIB_A) $(DEMO_BIN)
+all: $(LIB_A) $(KMEMD) $(CLIENT_A) $(CLIENT_SO) $(DEMO_BIN)
 
 deps:
 	@sh scripts/deps.sh
@@ -125,6 +140,19 @@ $(BUILD)/proto/kmem.pb-c.o: $(PROTO_GEN_C)
 
 # Everything that includes frame.h needs the generated header first.
 $(BUILD)/proto/frame.o $(BUILD)/tests/unit/test_frame.o: $(PROTO_GEN_H)
+$(DAEMON_OBJ) $(CLIENT_OBJ): | $(PROTO_GEN_H)
+
+# The client library carries the protocol code it needs (frame + pb-c)
+# and the one engine file it uses (error strings).
+$(CLIENT_A): $(CLIENT_OBJ) $(PROTO_OBJ) $(BUILD)/lib/error.o
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CLIENT_SO): $(CLIENT_OBJ) $(PROTO_OBJ) $(BUILD)/lib/error.o
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libkmem.so.0 -o $@ $^ $(CLIENT_LIBS)
+
+$(KMEMD): $(DAEMON_OBJ) $(PROTO_A) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) $(LDLIBS)
 
 $(PROTO_A): $(PROTO_OBJ)
 	@rm -f $@

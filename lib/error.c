@@ -32,6 +32,11 @@ static const struct errdesc errors[] = {
 	[-KMEM_ENOHUGE] = { "KMEM_ENOHUGE", "not enough free hugepages" },
 	[-KMEM_ECORRUPT] = { "KMEM_ECORRUPT", "allocator state is inconsistent" },
 	[-KMEM_EPERM] = { "KMEM_EPERM", "operation not permitted" },
+	[-KMEM_ETIMEDOUT] = { "KMEM_ETIMEDOUT", "timed out waiting for memory" },
+	[-KMEM_EQUOTA] = { "KMEM_EQUOTA", "quota exceeded" },
+	[-KMEM_EPROTO] = { "KMEM_EPROTO", "protocol error" },
+	[-KMEM_ECONN] = { "KMEM_ECONN", "cannot reach the daemon" },
+	[-KMEM_EINTERNAL] = { "KMEM_EINTERNAL", "internal error in the daemon" },
 };
 
 static const struct errdesc *lookup(int err)

@@ -30,9 +30,15 @@ enum kmem_error {
 	KMEM_ENOHUGE = -18,	/* not enough free hugepages */
 	KMEM_ECORRUPT = -19,	/* an invariant check found an inconsistency */
 	KMEM_EPERM = -20,	/* operation not permitted */
+	/* Client library (the daemon's statuses and the connection). */
+	KMEM_ETIMEDOUT = -21,	/* a blocking request timed out */
+	KMEM_EQUOTA = -22,	/* the uid's quota would be exceeded */
+	KMEM_EPROTO = -23,	/* protocol error (the daemon hung up) */
+	KMEM_ECONN = -24,	/* cannot reach the daemon / connection lost */
+	KMEM_EINTERNAL = -25,	/* the daemon failed internally */
 };
 
-#define KMEM_ERROR_MIN KMEM_EPERM
+#define KMEM_ERROR_MIN KMEM_EINTERNAL
 
 /*
  * Functions that can say more than a code take (char *msg, size_t msglen):

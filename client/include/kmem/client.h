@@ -1,0 +1,165 @@
+/*
+ * kmem/client.h - libkmem, the client library of kmemd.
+ *
+ * Connect once: the library says Hello, receives each pool's file
+ * descriptor (SCM_RIGHTS) and maps the pool, so every allocation afterwards
+ * is an id, an offset into a mapping you already have, a length and a
+ * physical (IO) address.  All calls are synchronous; one connection may be
+ * shared by threads (a mutex serialises its requests).  Nothing here
+ * prints or exits: every failure is a negative KMEM_E* code (kmem/error.h,
+ * kmem_strerror()) and kmem_client_error() holds the daemon's sentence.
+ *
+ * Leases die with the connection: kmem_client_disconnect() (or the process
+ * dying) gives every buffer of the session back.  Persistent buffers
+ * (opts.persist with a name) outlive it.
+ *
+ *	struct kmem_client *c;
+ *	struct kmem_buf b;
+ *
+ *	if (kmem_client_connect(NULL, "myapp", &c, NULL, 0) == 0 &&
+ *	    kmem_client_alloc(c, 1 << 20, NULL, &b) == 0) {
+ *		memset(b.ptr, 0, b.len);       // device DMA address: b.phys
+ *		kmem_client_free(c, &b);
+ *	}
+ */
+#ifndef KMEM_CLIENT_H
+#define KMEM_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kmem/error.h"
+
+#define KMEM_DEFAULT_SOCKET "/run/kmemd/kmemd.sock"
+
+struct kmem_client;
+
+/* Allocation flags (the wire's AllocFlag bits). */
+#define KMEM_SCATTER 0x1u	/* physically discontiguous is fine */
+#define KMEM_EXACT   0x2u	/* no rounding beyond pages */
+#define KMEM_ZERO    0x4u	/* zeroed memory */
+#define KMEM_DMA32   0x8u	/* below 4 GiB physical */
+
+struct kmem_alloc_opts {
+	const char *pool;	/* NULL = the first pool */
+	uint64_t align;		/* power of two, 0 = natural */
+	unsigned flags;		/* KMEM_SCATTER | KMEM_ZERO | ... */
+	int node;		/* NUMA node, -1 = any (0 means node 0) */
+	uint64_t dma_mask;	/* 0 = none */
+	uint64_t boundary;	/* no-cross boundary, 0 = none */
+	const char *name;	/* persistent buffers: their name */
+	const char *tag;	/* free-form label shown in stats */
+	bool persist;		/* owned by the daemon, outlives the session */
+	uint32_t timeout_ms;	/* wait this long for memory; 0 = fail now */
+};
+
+/* Defaults: any pool, natural alignment, contiguous, any node. */
+#define KMEM_ALLOC_OPTS_INIT { .node = -1 }
+
+struct kmem_seg {
+	uint64_t offset;	/* in the pool */
+	uint64_t len;
+	uint64_t phys;
+};
+
+struct kmem_buf {
+	void *ptr;		/* your mapping of the buffer */
+	uint64_t len;		/* bytes (>= what was asked) */
+	uint64_t phys;		/* physical/IO address of ptr[0] (0 if none) */
+	uint64_t id;		/* the lease id */
+	uint64_t offset;	/* in the pool */
+	unsigned pool;		/* pool index (kmem_client_pool_info) */
+	size_t nsegs;		/* 1, or the pieces of a scatter buffer */
+	struct kmem_seg *segs;	/* NULL when nsegs is 1 */
+};
+
+struct kmem_pool_info {
+	const char *name;
+	uint64_t size;
+	uint64_t page_size;
+	const char *iova_mode;	/* "pa" or "va" */
+	const char *policy;	/* "buddy" or "resource" */
+	void *base;		/* where this process mapped it */
+};
+
+/*
+ * kmem_client_connect - connect to path (NULL: $KMEMD_SOCKET, else
+ * KMEM_DEFAULT_SOCKET), say Hello as name and map the pools.  Returns 0
+ * and *out; KMEM_ECONN when the daemon cannot be reached (msg says which
+ * path was tried and what to check), KMEM_EPROTO for a daemon that speaks
+ * otherwise, KMEM_ESYS when a pool cannot be mapped, KMEM_ENOMETA.  msg
+ * (KMEM_MSG_MAX bytes, may be NULL) gets the sentence on failure.
+ */
+int kmem_client_connect(const char *path, const char *name,
+			struct kmem_client **out, char *msg, size_t msglen);
+
+/* kmem_client_disconnect - unmap, close; the session's leases are freed. */
+void kmem_client_disconnect(struct kmem_client *c);
+
+/* The last error sentence (from the daemon or the library), "" if none.
+ * Valid until the next call on c from any thread. */
+const char *kmem_client_error(const struct kmem_client *c);
+
+size_t kmem_client_npools(const struct kmem_client *c);
+int kmem_client_pool_info(const struct kmem_client *c, size_t i,
+			  struct kmem_pool_info *info);
+
+/*
+ * kmem_client_alloc - one buffer of size bytes (opts NULL = defaults).
+ * Errors: KMEM_ENOMEM (no memory now), KMEM_ETIMEDOUT, KMEM_EINVAL,
+ * KMEM_ENOENT (pool), KMEM_EPERM, KMEM_EQUOTA, KMEM_ECONSTRAINT,
+ * KMEM_EEXIST (name), KMEM_ECONN/KMEM_EPROTO.
+ */
+int kmem_client_alloc(struct kmem_client *c, uint64_t size,
+		      const struct kmem_alloc_opts *opts, struct kmem_buf *out);
+
+/* kmem_client_free - free a buffer (by its id); releases b's resources. */
+int kmem_client_free(struct kmem_client *c, struct kmem_buf *b);
+int kmem_client_free_id(struct kmem_client *c, uint64_t id);
+
+/*
+ * kmem_client_alloc_batch - count buffers of size bytes in one round trip,
+ * all or nothing, into out[0..count).  flags as opts (not SCATTER).
+ */
+int kmem_client_alloc_batch(struct kmem_client *c, const char *pool,
+			    uint64_t size, unsigned flags, uint32_t count,
+			    struct kmem_buf *out);
+
+/* kmem_client_free_batch - free n leases by id in one round trip, all or
+ * nothing. */
+int kmem_client_free_batch(struct kmem_client *c, const uint64_t *ids,
+			   size_t n);
+
+/* Named slab caches in the daemon. */
+int kmem_client_cache_create(struct kmem_client *c, const char *pool,
+			     const char *name, uint64_t object_size,
+			     uint64_t align, uint64_t *cache_id);
+int kmem_client_cache_alloc(struct kmem_client *c, const char *name,
+			    uint32_t count, struct kmem_buf *out);
+int kmem_client_cache_free(struct kmem_client *c, const uint64_t *ids,
+			   size_t n);
+int kmem_client_cache_destroy(struct kmem_client *c, const char *name);
+
+/*
+ * kmem_client_lookup - attach to the persistent buffer name (refcounted)
+ * and describe it in *out.  kmem_client_detach drops the attachment.
+ */
+int kmem_client_lookup(struct kmem_client *c, const char *name,
+		       struct kmem_buf *out);
+int kmem_client_detach(struct kmem_client *c, struct kmem_buf *b);
+
+/*
+ * kmem_client_stats - the daemon's stats document: JSON (prometheus false)
+ * or Prometheus text.  *text is malloc'd; free() it.
+ */
+int kmem_client_stats(struct kmem_client *c, bool prometheus, char **text);
+
+/* kmem_client_ping - one round trip with payload_len bytes each way. */
+int kmem_client_ping(struct kmem_client *c, size_t payload_len);
+
+/* Release what kmem_client_* put into b (scatter mapping, segment list)
+ * without freeing the lease. */
+void kmem_client_buf_release(struct kmem_client *c, struct kmem_buf *b);
+
+#endif

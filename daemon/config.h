@@ -1,0 +1,67 @@
+/*
+ * config.h - the daemon's configuration: sockets, limits and pools.
+ *
+ * Every key is settable by a command-line flag; pools are given as
+ *   --pool name=dma,size=64M[,page=2M][,policy=buddy|vmem][,uids=0:1000]
+ *          [,gids=27][,quota=16M][,nohuge][,contig][,path=/dev/hugepages/f]
+ * uids/gids list who may use the pool (':' between ids); with neither, any
+ * client that can reach the socket may (the socket's mode is the gate).
+ */
+#ifndef KMEMD_CONFIG_H
+#define KMEMD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "kmem/heap.h"
+
+#define KMEMD_MAX_POOLS 16
+#define KMEMD_MAX_IDS 32
+#define KMEMD_POOL_NAME_MAX 32
+#define KMEMD_DEFAULT_SOCKET "/run/kmemd/kmemd.sock"
+#define KMEMD_DEFAULT_MAX_FRAME (1u << 20)
+
+struct pool_config {
+	char name[KMEMD_POOL_NAME_MAX];
+	uint64_t size;
+	uint64_t page_size;		/* 0 = 2 MiB */
+	char path[256];			/* hugetlbfs file, "" = memfd */
+	enum kmem_policy policy;
+	bool allow_nohuge;
+	bool require_contiguous;
+	uid_t uids[KMEMD_MAX_IDS];
+	size_t nuids;
+	gid_t gids[KMEMD_MAX_IDS];
+	size_t ngids;
+	uint64_t quota;			/* bytes per uid, 0 = none */
+};
+
+struct kmemd_config {
+	char socket_path[108];
+	mode_t socket_mode;
+	uint32_t max_frame;
+	gid_t admin_gid;
+	bool have_admin_gid;
+	int log_level;
+	uint64_t out_limit;		/* queued reply bytes per session */
+	uint32_t stall_timeout_ms;	/* a half-received frame this old closes */
+	struct pool_config pools[KMEMD_MAX_POOLS];
+	size_t npools;
+};
+
+/* Defaults: socket, mode 0660, 1 MiB frames, 4 MiB output, 10 s stall. */
+void config_defaults(struct kmemd_config *c);
+
+/*
+ * config_add_pool - parse one --pool spec into c.  Returns 0, or -1 with
+ * a sentence in err naming the key and what was wrong.
+ */
+int config_add_pool(struct kmemd_config *c, const char *spec, char *err,
+		    size_t errlen);
+
+/* The developer default of `make run`: one 64 MiB pool "default". */
+void config_default_pool(struct kmemd_config *c, bool allow_nohuge);
+
+#endif

@@ -1,0 +1,948 @@
+/*
+ * dispatch.c - requests in, engine calls, responses out.
+ *
+ * Every handler checks its request completely before it changes anything,
+ * so a request that fails changes nothing; batches are all or nothing.
+ * Caller mistakes get a status and one sentence; only a frame that does not
+ * parse, a request before Hello, or a request without a body is a protocol
+ * error, which closes that connection (and only that one).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kmem/error.h"
+#include "kmem/size.h"
+#include "dispatch.h"
+#include "leases.h"
+#include "log.h"
+#include "pools.h"
+#include "server.h"
+#include "stats.h"
+#include "waitq.h"
+
+#define BATCH_MAX 16384		/* leases in one batch reply (fits 1 MiB) */
+#define WIRE_FLAGS (KMEM__ALLOC_FLAG__ALLOC_FLAG_SCATTER | \
+		    KMEM__ALLOC_FLAG__ALLOC_FLAG_EXACT | \
+		    KMEM__ALLOC_FLAG__ALLOC_FLAG_ZERO | \
+		    KMEM__ALLOC_FLAG__ALLOC_FLAG_DMA32)
+
+/* ------------------------------------------------------------ replies */
+
+static void count_status(struct kmemd *d, int status)
+{
+	if (status > 0 && status < 16)
+		d->ctr.errors[status]++;
+}
+
+void dispatch_reply_status(struct session *s, uint64_t seq, int status,
+			   const char *msg)
+{
+	Kmem__Response r = KMEM__RESPONSE__INIT;
+
+	r.seq = seq;
+	r.status = (Kmem__Status)status;
+	r.message = (char *)(msg ? msg : "");
+	count_status(s->d, status);
+	session_reply(s, &r);
+}
+
+void dispatch_protocol_error(struct session *s, uint64_t seq, const char *msg)
+{
+	log_info("session %llu (pid %d, %s): protocol error: %s; closing",
+		 (unsigned long long)s->id, (int)s->pid, s->comm, msg);
+	s->d->ctr.requests[REQ_INVALID]++;
+	dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_PROTOCOL_ERROR, msg);
+	session_flush(s);
+	session_close(s, "protocol error");
+}
+
+static int status_of(int rc)
+{
+	switch (rc) {
+	case 0: return KMEM__STATUS__STATUS_OK;
+	case KMEM_ENOMEM: return KMEM__STATUS__STATUS_NO_MEMORY;
+	case KMEM_ENOMETA: return KMEM__STATUS__STATUS_NO_MEMORY;
+	case KMEM_ECONSTRAINT: return KMEM__STATUS__STATUS_CONSTRAINT;
+	case KMEM_EEXIST: return KMEM__STATUS__STATUS_EXISTS;
+	case KMEM_ENOENT: return KMEM__STATUS__STATUS_NOT_FOUND;
+	case KMEM_EBUSY: return KMEM__STATUS__STATUS_BUSY;
+	case KMEM_EPERM: return KMEM__STATUS__STATUS_PERMISSION_DENIED;
+	case KMEM_ECORRUPT: return KMEM__STATUS__STATUS_INTERNAL;
+	default: return KMEM__STATUS__STATUS_INVALID_ARGUMENT;
+	}
+}
+
+static void fill_lease(Kmem__Lease *m, const struct lease *l,
+		       Kmem__Segment *segs, Kmem__Segment **segp)
+{
+	m->id = l->id;
+	m->pool_index = l->pool->index;
+	m->offset = l->buf.off;
+	m->length = l->buf.len;
+	m->phys = l->buf.phys;
+	m->name = (char *)l->name;
+	m->tag = (char *)l->tag;
+	if (l->buf.nsegs > 1) {
+		for (size_t i = 0; i < l->buf.nsegs; i++) {
+			const struct kmem_pool_seg *g = kmem_pool_buf_seg(&l->buf, i);
+
+			kmem__segment__init(&segs[i]);
+			segs[i].offset = g->off;
+			segs[i].length = g->len;
+			segs[i].phys = g->phys;
+			segp[i] = &segs[i];
+		}
+		m->n_segments = l->buf.nsegs;
+		m->segments = segp;
+	}
+}
+
+static void reply_lease(struct session *s, uint64_t seq, const struct lease *l)
+{
+	Kmem__Response r = KMEM__RESPONSE__INIT;
+	Kmem__Lease m = KMEM__LEASE__INIT;
+	Kmem__Segment *segs = NULL;
+	Kmem__Segment **segp = NULL;
+
+	if (l->buf.nsegs > 1) {
+		segs = calloc(l->buf.nsegs, sizeof(*segs));
+		segp = calloc(l->buf.nsegs, sizeof(*segp));
+		if (!segs || !segp) {
+			free(segs);
+			free(segp);
+			session_close(s, "out of memory");
+			return;
+		}
+	}
+	fill_lease(&m, l, segs, segp);
+	r.seq = seq;
+	r.body_case = KMEM__RESPONSE__BODY_LEASE;
+	r.lease = &m;
+	session_reply(s, &r);
+	free(segs);
+	free(segp);
+}
+
+/* ------------------------------------------------------------ hello */
+
+static void do_hello(struct session *s, uint64_t seq, const Kmem__Hello *h)
+{
+	struct kmemd *d = s->d;
+	Kmem__Response r = KMEM__RESPONSE__INIT;
+	Kmem__HelloReply hr = KMEM__HELLO_REPLY__INIT;
+	Kmem__PoolInfo info[KMEMD_MAX_POOLS], *infop[KMEMD_MAX_POOLS];
+	int fds[KMEMD_MAX_POOLS];
+	size_t n = 0;
+
+	if (h->protocol_version != KMEM_PROTOCOL_VERSION) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "protocol version %u is not spoken here "
+			 "(kmemd speaks %u)", h->protocol_version, KMEM_PROTOCOL_VERSION);
+		dispatch_protocol_error(s, seq, msg);
+		return;
+	}
+	snprintf(s->name, sizeof(s->name), "%s", h->client_name ? h->client_name : "");
+	s->admin = session_is_admin(d, s->uid, s->gid, s->pid);
+	for (size_t i = 0; i < d->npools; i++) {
+		struct kmemd_pool *p = &d->pools[i];
+		struct kmem_backing *b = kmem_pool_backing(p->pool);
+
+		if (!pool_allows(p, s->uid, s->gid, s->admin))
+			continue;
+		kmem__pool_info__init(&info[n]);
+		info[n].name = p->cfg.name;
+		info[n].size = kmem_backing_size(b);
+		info[n].page_size = kmem_backing_page_size(b);
+		info[n].iova_mode = (char *)kmem_backing_iova_name(kmem_backing_iova(b));
+		info[n].map_offset = kmem_backing_map_offset(b);
+		info[n].policy = (char *)(p->cfg.policy == KMEM_POLICY_VMEM ?
+					  "resource" : "buddy");
+		info[n].fd_index = (uint32_t)n;
+		fds[n] = kmem_backing_fd(b);
+		infop[n] = &info[n];
+		n++;
+	}
+	hr.daemon_version = (char *)"kmemd " KMEMD_VERSION;
+	hr.protocol_version = KMEM_PROTOCOL_VERSION;
+	hr.n_pools = n;
+	hr.pools = infop;
+	r.seq = seq;
+	r.body_case = KMEM__RESPONSE__BODY_HELLO;
+	r.hello = &hr;
+	if (session_reply(s, &r))
+		return;
+	if (session_send_fds(s, fds, n)) {
+		session_close(s, "could not pass the pool fds");
+		return;
+	}
+	s->hello = true;
+	log_debug("session %llu: hello from %s (uid %d), %zu pool(s)",
+		  (unsigned long long)s->id, s->name, (int)s->uid, n);
+}
+
+/* ------------------------------------------------------------ alloc */
+
+static struct kmemd_pool *usable_pool(struct session *s, uint64_t seq,
+				      const char *name)
+{
+	struct kmemd_pool *p = pool_find(s->d, name);
+	char msg[128];
+
+	if (!p) {
+		snprintf(msg, sizeof(msg), "no pool named '%s'", name ? name : "");
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NOT_FOUND, msg);
+		return NULL;
+	}
+	if (!pool_allows(p, s->uid, s->gid, s->admin)) {
+		snprintf(msg, sizeof(msg), "uid %d may not use pool '%s'",
+			 (int)s->uid, p->cfg.name);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_PERMISSION_DENIED, msg);
+		return NULL;
+	}
+	return p;
+}
+
+/* Check the wire flags and size; fill a->flags.  0 or a status. */
+static int check_common(uint64_t size, uint64_t align, uint32_t wflags,
+			unsigned *flags, char *msg, size_t msglen)
+{
+	if (size == 0) {
+		snprintf(msg, msglen, "size 0 is not allowed");
+		return KMEM__STATUS__STATUS_INVALID_ARGUMENT;
+	}
+	if (align & (align - 1)) {
+		snprintf(msg, msglen, "alignment %llu is not a power of two",
+			 (unsigned long long)align);
+		return KMEM__STATUS__STATUS_INVALID_ARGUMENT;
+	}
+	if (wflags & ~(uint32_t)WIRE_FLAGS) {
+		snprintf(msg, msglen, "unknown flag bits 0x%x", wflags & ~(uint32_t)WIRE_FLAGS);
+		return KMEM__STATUS__STATUS_INVALID_ARGUMENT;
+	}
+	*flags = 0;
+	if (wflags & KMEM__ALLOC_FLAG__ALLOC_FLAG_SCATTER)
+		*flags |= KMEM_POOL_SCATTER;
+	if (wflags & KMEM__ALLOC_FLAG__ALLOC_FLAG_ZERO)
+		*flags |= KMEM_ALLOC_ZERO;
+	if (wflags & KMEM__ALLOC_FLAG__ALLOC_FLAG_DMA32)
+		*flags |= KMEM_ALLOC_DMA32;
+	return 0;
+}
+
+/* Small, unconstrained requests come from the kmalloc size classes. */
+static bool use_kmalloc(const struct alloc_args *a)
+{
+	return a->size <= KMEM_KMALLOC_MAX && a->align <= 8 && a->node < 0 &&
+	       !a->dma_mask && !a->boundary &&
+	       !(a->flags & (KMEM_POOL_SCATTER | KMEM_ALLOC_DMA32));
+}
+
+static int kmalloc_buf(struct kmemd_pool *p, const struct alloc_args *a,
+		       struct kmem_pool_buf *buf)
+{
+	struct kmem_heap *h = kmem_pool_heap(p->pool);
+	uint64_t off, len;
+	int rc = kmem_heap_alloc(h, a->size, &off);
+
+	if (rc)
+		return rc;
+	kmem_heap_size_of(h, off, &len);
+	memset(buf, 0, sizeof(*buf));
+	buf->off = buf->seg0.off = off;
+	buf->len = buf->seg0.len = len;
+	buf->nsegs = 1;
+	if (kmem_pool_phys(p->pool, off, &buf->phys))
+		buf->phys = 0;
+	buf->seg0.phys = buf->phys;
+	buf->contiguous = kmem_backing_contiguous(kmem_pool_backing(p->pool),
+						  off, len) == 1;
+	if (a->flags & KMEM_ALLOC_ZERO)
+		memset((char *)kmem_backing_addr(kmem_pool_backing(p->pool)) + off,
+		       0, len);
+	return 0;
+}
+
+static int make_buf(struct kmemd_pool *p, const struct alloc_args *a,
+		    struct kmem_pool_buf *buf, enum lease_kind *kind,
+		    char *msg, size_t msglen)
+{
+	struct kmem_pool_req req = {
+		.size = a->size, .align = a->align, .flags = a->flags,
+		.node = a->node, .dma_mask = a->dma_mask, .boundary = a->boundary,
+	};
+	int rc;
+
+	if (use_kmalloc(a)) {
+		*kind = LEASE_KMALLOC;
+		rc = kmalloc_buf(p, a, buf);
+		if (rc == KMEM_ENOMEM) {
+			char s1[32];
+
+			snprintf(msg, msglen, "no room for a %s object in pool '%s'",
+				 kmem_format_size(a->size, s1, sizeof(s1)), p->cfg.name);
+		}
+		return rc;
+	}
+	*kind = LEASE_BUF;
+	return kmem_pool_alloc(p->pool, &req, buf, msg, msglen);
+}
+
+int dispatch_try_alloc(struct session *s, struct kmemd_pool *p,
+		       const struct alloc_args *a, uint64_t seq,
+		       char *msg, size_t msglen)
+{
+	struct kmem_pool_buf buf;
+	enum lease_kind kind;
+	struct lease *l;
+	int rc, st;
+
+	msg[0] = 0;
+	rc = make_buf(p, a, &buf, &kind, msg, msglen);
+	st = status_of(rc);
+	if (st == KMEM__STATUS__STATUS_NO_MEMORY)
+		return st;
+	if (st != KMEM__STATUS__STATUS_OK) {
+		dispatch_reply_status(s, seq, st, msg[0] ? msg : kmem_strerror(rc));
+		return st;
+	}
+	if (!pool_quota_allows(p, s->uid, buf.len)) {
+		kmem_pool_free(p->pool, &buf);
+		snprintf(msg, msglen, "uid %d would hold %llu bytes in pool '%s'; "
+			 "its quota is %llu", (int)s->uid,
+			 (unsigned long long)(pool_usage(p, s->uid) + a->size),
+			 p->cfg.name, (unsigned long long)p->cfg.quota);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_QUOTA_EXCEEDED, msg);
+		return KMEM__STATUS__STATUS_QUOTA_EXCEEDED;
+	}
+	if (a->persist && lease_find_name(&s->d->leases, a->name)) {
+		kmem_pool_free(p->pool, &buf);
+		snprintf(msg, msglen, "a buffer named '%s' exists", a->name);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_EXISTS, msg);
+		return KMEM__STATUS__STATUS_EXISTS;
+	}
+	l = leases_grant(s, p, kind, &buf, NULL, a->size, a->name, a->tag, a->persist);
+	if (!l) {
+		kmem_pool_free(p->pool, &buf);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NO_MEMORY,
+				      "the daemon is out of memory for lease records");
+		return KMEM__STATUS__STATUS_NO_MEMORY;
+	}
+	reply_lease(s, seq, l);
+	return KMEM__STATUS__STATUS_OK;
+}
+
+static int alloc_args(const Kmem__Alloc *m, struct alloc_args *a, char *msg,
+		      size_t msglen)
+{
+	int st;
+
+	memset(a, 0, sizeof(*a));
+	st = check_common(m->size, m->align, m->flags, &a->flags, msg, msglen);
+	if (st)
+		return st;
+	if ((m->dma_mask && m->dma_mask < 4095) ||
+	    (m->boundary & (m->boundary - 1))) {
+		snprintf(msg, msglen, "boundary must be a power of two and the DMA "
+			 "mask cover at least one page");
+		return KMEM__STATUS__STATUS_INVALID_ARGUMENT;
+	}
+	if (strlen(m->name) >= LEASE_NAME_MAX || strlen(m->tag) >= LEASE_TAG_MAX) {
+		snprintf(msg, msglen, "name or tag too long (at most %d and %d bytes)",
+			 LEASE_NAME_MAX - 1, LEASE_TAG_MAX - 1);
+		return KMEM__STATUS__STATUS_INVALID_ARGUMENT;
+	}
+	if (m->persist != (m->name[0] != 0)) {
+		snprintf(msg, msglen, "a named buffer must be persistent and a "
+			 "persistent one named (name and persist go together)");
+		return KMEM__STATUS__STATUS_INVALID_ARGUMENT;
+	}
+	a->size = m->size;
+	a->align = m->align;
+	a->node = m->numa_case == KMEM__ALLOC__NUMA_NODE ? m->node : -1;
+	a->dma_mask = m->dma_mask;
+	a->boundary = m->boundary;
+	a->timeout_ms = m->timeout_ms;
+	a->persist = m->persist;
+	strcpy(a->name, m->name);
+	strcpy(a->tag, m->tag);
+	return 0;
+}
+
+static void do_alloc(struct session *s, uint64_t seq, const Kmem__Alloc *m)
+{
+	char msg[KMEM_MSG_MAX];
+	struct alloc_args a;
+	struct kmemd_pool *p;
+	int st = alloc_args(m, &a, msg, sizeof(msg));
+
+	if (st) {
+		dispatch_reply_status(s, seq, st, msg);
+		return;
+	}
+	p = usable_pool(s, seq, m->pool);
+	if (!p)
+		return;
+	if (!pool_quota_allows(p, s->uid, a.size)) {
+		snprintf(msg, sizeof(msg), "uid %d holds %llu bytes in pool '%s'; "
+			 "%llu more exceeds its quota of %llu", (int)s->uid,
+			 (unsigned long long)pool_usage(p, s->uid), p->cfg.name,
+			 (unsigned long long)a.size, (unsigned long long)p->cfg.quota);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_QUOTA_EXCEEDED, msg);
+		return;
+	}
+	if (a.persist && lease_find_name(&s->d->leases, a.name)) {
+		snprintf(msg, sizeof(msg), "a buffer named '%s' exists", a.name);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_EXISTS, msg);
+		return;
+	}
+	/* Waiters are served in order: a new request joins behind them. */
+	st = p->wait_head && a.timeout_ms ? KMEM__STATUS__STATUS_NO_MEMORY :
+		dispatch_try_alloc(s, p, &a, seq, msg, sizeof(msg));
+	if (st != KMEM__STATUS__STATUS_NO_MEMORY)
+		return;
+	if (a.timeout_ms && waitq_add(s, p, seq, &a) == 0)
+		return;
+	dispatch_reply_status(s, seq, st, msg[0] ? msg : "no free memory now");
+}
+
+/* ------------------------------------------------------------ free */
+
+/* May s free (or touch) lease l?  Replies and returns false if not. */
+static bool may_touch(struct session *s, uint64_t seq, const struct lease *l)
+{
+	char msg[128];
+
+	if (s->admin || l->owner == s || (!l->owner && l->uid == s->uid))
+		return true;
+	snprintf(msg, sizeof(msg), "lease %llu belongs to %s",
+		 (unsigned long long)l->id, l->owner ? "another session" :
+		 "another user");
+	dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_PERMISSION_DENIED, msg);
+	return false;
+}
+
+static struct lease *find_lease(struct session *s, uint64_t seq, uint64_t id)
+{
+	struct lease *l = lease_find(&s->d->leases, id);
+	char msg[96];
+
+	if (!l) {
+		snprintf(msg, sizeof(msg), "no lease %llu (never allocated, or "
+			 "freed already)", (unsigned long long)id);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NOT_FOUND, msg);
+	}
+	return l;
+}
+
+static void release_one(struct kmemd *d, struct lease *l)
+{
+	if (l->owner)
+		leases_release(d, l);
+	else
+		leases_free_persistent(d, l);
+}
+
+static void do_free(struct session *s, uint64_t seq, const Kmem__Free *m)
+{
+	struct lease *l = find_lease(s, seq, m->id);
+
+	if (!l || !may_touch(s, seq, l))
+		return;
+	if (l->doomed) {
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NOT_FOUND,
+				      "that buffer was freed already and waits "
+				      "for its last user to detach");
+		return;
+	}
+	release_one(s->d, l);
+	dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_OK, NULL);
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* *dup = the first id that appears twice, or 0.  -1 on ENOMEM. */
+static int duplicate_id(const uint64_t *ids, size_t n, uint64_t *dup)
+{
+	uint64_t *v = malloc(n * sizeof(*v));
+
+	*dup = 0;
+	if (!v)
+		return -1;
+	memcpy(v, ids, n * sizeof(*v));
+	qsort(v, n, sizeof(*v), cmp_u64);
+	for (size_t i = 1; i < n && !*dup; i++)
+		if (v[i] == v[i - 1])
+			*dup = v[i];
+	free(v);
+	return 0;
+}
+
+/* Check every id of a batch first: all or nothing. */
+static bool batch_ok(struct session *s, uint64_t seq, const uint64_t *ids,
+		     size_t n, bool objects)
+{
+	char msg[128];
+
+	if (n == 0 || n > BATCH_MAX) {
+		snprintf(msg, sizeof(msg), "a batch holds 1 to %d ids, not %zu",
+			 BATCH_MAX, n);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_INVALID_ARGUMENT, msg);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct lease *l = find_lease(s, seq, ids[i]);
+
+		if (!l || !may_touch(s, seq, l))
+			return false;
+		if ((objects && l->kind != LEASE_OBJ) || l->doomed || !l->owner) {
+			snprintf(msg, sizeof(msg), "lease %llu cannot be freed in "
+				 "this batch (%s)", (unsigned long long)ids[i],
+				 objects && l->kind != LEASE_OBJ ? "not a cache object" :
+				 "a named buffer: free it by itself");
+			dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_INVALID_ARGUMENT, msg);
+			return false;
+		}
+	}
+	/* A repeated id would be a double free inside the batch. */
+	uint64_t dup;
+	if (duplicate_id(ids, n, &dup)) {
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NO_MEMORY,
+				      "the daemon is out of memory");
+		return false;
+	}
+	if (dup) {
+		snprintf(msg, sizeof(msg), "lease %llu appears twice in the batch",
+			 (unsigned long long)dup);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_INVALID_ARGUMENT, msg);
+		return false;
+	}
+	return true;
+}
+
+static void free_batch(struct session *s, uint64_t seq, const uint64_t *ids,
+		       size_t n, bool objects)
+{
+	if (!batch_ok(s, seq, ids, n, objects))
+		return;
+	for (size_t i = 0; i < n; i++)
+		leases_release(s->d, lease_find(&s->d->leases, ids[i]));
+	dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_OK, NULL);
+}
+
+/* ------------------------------------------------------------ batches */
+
+/* Reply with a LeaseBatch of the n leases in ls. */
+static void reply_batch(struct session *s, uint64_t seq, struct lease **ls,
+			size_t n, uint64_t length)
+{
+	Kmem__Response r = KMEM__RESPONSE__INIT;
+	Kmem__LeaseBatch b = KMEM__LEASE_BATCH__INIT;
+	uint64_t *v = malloc(3 * n * sizeof(*v));
+
+	if (!v) {
+		/* Take the leases back rather than leave them unknown to the
+		 * client. */
+		for (size_t i = 0; i < n; i++)
+			leases_release(s->d, ls[i]);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NO_MEMORY,
+				      "the daemon is out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		v[i] = ls[i]->id;
+		v[n + i] = ls[i]->buf.off;
+		v[2 * n + i] = ls[i]->buf.phys;
+	}
+	b.pool_index = n ? ls[0]->pool->index : 0;
+	b.length = length;
+	b.n_ids = b.n_offsets = b.n_phys = n;
+	b.ids = v;
+	b.offsets = v + n;
+	b.phys = v + 2 * n;
+	r.seq = seq;
+	r.body_case = KMEM__RESPONSE__BODY_LEASE_BATCH;
+	r.lease_batch = &b;
+	session_reply(s, &r);
+	free(v);
+}
+
+/*
+ * Make n leases with make(i) -> rc; all or nothing.  On failure replies
+ * with the status of the failing allocation.
+ */
+static void batch_alloc(struct session *s, uint64_t seq, struct kmemd_pool *p,
+			uint32_t count, uint64_t unit, struct dcache *dc,
+			const struct alloc_args *a)
+{
+	struct lease **ls;
+	char msg[KMEM_MSG_MAX] = "";
+	size_t n = 0;
+	int rc = 0;
+
+	if (count == 0 || count > BATCH_MAX) {
+		snprintf(msg, sizeof(msg), "count must be 1 to %d, not %u",
+			 BATCH_MAX, count);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_INVALID_ARGUMENT, msg);
+		return;
+	}
+	if (!pool_quota_allows(p, s->uid, (uint64_t)count * unit)) {
+		snprintf(msg, sizeof(msg), "%u x %llu bytes exceeds uid %d's quota "
+			 "in pool '%s'", count, (unsigned long long)unit,
+			 (int)s->uid, p->cfg.name);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_QUOTA_EXCEEDED, msg);
+		return;
+	}
+	ls = malloc(count * sizeof(*ls));
+	if (!ls) {
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NO_MEMORY,
+				      "the daemon is out of memory");
+		return;
+	}
+	for (; n < count; n++) {
+		struct kmem_pool_buf buf;
+		enum lease_kind kind = LEASE_OBJ;
+
+		if (dc) {
+			memset(&buf, 0, sizeof(buf));
+			rc = kmem_cache_alloc(dc->cache, &buf.off);
+			if (rc == 0) {
+				buf.len = buf.seg0.len = unit;
+				buf.seg0.off = buf.off;
+				buf.nsegs = 1;
+				if (kmem_pool_phys(p->pool, buf.off, &buf.phys))
+					buf.phys = 0;
+				buf.seg0.phys = buf.phys;
+			}
+		} else {
+			rc = make_buf(p, a, &buf, &kind, msg, sizeof(msg));
+		}
+		if (rc)
+			break;
+		ls[n] = leases_grant(s, p, kind, &buf, dc, unit, NULL, NULL, false);
+		if (!ls[n]) {
+			if (dc)
+				kmem_cache_free(dc->cache, buf.off);
+			else
+				kmem_pool_free(p->pool, &buf);
+			rc = KMEM_ENOMETA;
+			break;
+		}
+	}
+	if (rc) {
+		while (n)
+			leases_release(s->d, ls[--n]);
+		dispatch_reply_status(s, seq, status_of(rc), msg[0] ? msg :
+				      "not enough free memory for the whole batch");
+	} else {
+		reply_batch(s, seq, ls, n, dc ? unit : ls[0]->buf.len);
+	}
+	free(ls);
+}
+
+static void do_alloc_batch(struct session *s, uint64_t seq,
+			   const Kmem__AllocBatch *m)
+{
+	char msg[KMEM_MSG_MAX];
+	struct alloc_args a = { .node = -1 };
+	struct kmemd_pool *p;
+	int st = check_common(m->size, m->align, m->flags, &a.flags, msg, sizeof(msg));
+
+	if (!st && (a.flags & KMEM_POOL_SCATTER)) {
+		snprintf(msg, sizeof(msg), "scatter allocations cannot be batched");
+		st = KMEM__STATUS__STATUS_INVALID_ARGUMENT;
+	}
+	if (st) {
+		dispatch_reply_status(s, seq, st, msg);
+		return;
+	}
+	p = usable_pool(s, seq, m->pool);
+	if (!p)
+		return;
+	a.size = m->size;
+	a.align = m->align;
+	batch_alloc(s, seq, p, m->count, m->size, NULL, &a);
+}
+
+/* ------------------------------------------------------------ caches */
+
+static struct dcache *find_cache(struct kmemd *d, const char *name, uint64_t id)
+{
+	for (struct dcache *dc = d->caches; dc; dc = dc->next)
+		if (name ? !strcmp(kmem_cache_name(dc->cache), name) : dc->id == id)
+			return dc;
+	return NULL;
+}
+
+static void do_cache_create(struct session *s, uint64_t seq,
+			    const Kmem__CacheCreate *m)
+{
+	struct kmem_cache_params cp = {
+		.name = m->name, .size = m->object_size, .align = m->align,
+	};
+	Kmem__Response r = KMEM__RESPONSE__INIT;
+	Kmem__CacheInfo ci = KMEM__CACHE_INFO__INIT;
+	struct kmemd_pool *p;
+	struct dcache *dc;
+	char msg[160];
+	int rc;
+
+	p = usable_pool(s, seq, m->pool);
+	if (!p)
+		return;
+	if (find_cache(s->d, m->name, 0) || !strncmp(m->name, "kmalloc-", 8)) {
+		snprintf(msg, sizeof(msg), "a cache named '%s' exists", m->name);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_EXISTS, msg);
+		return;
+	}
+	dc = calloc(1, sizeof(*dc));
+	if (!dc) {
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NO_MEMORY,
+				      "the daemon is out of memory");
+		return;
+	}
+	rc = kmem_cache_create(kmem_pool_heap(p->pool), &cp, &dc->cache);
+	if (rc) {
+		free(dc);
+		snprintf(msg, sizeof(msg), "cannot create cache '%s' of %llu-byte "
+			 "objects: %s", m->name, (unsigned long long)m->object_size,
+			 kmem_strerror(rc));
+		dispatch_reply_status(s, seq, status_of(rc), msg);
+		return;
+	}
+	dc->id = ++s->d->next_cache_id;
+	dc->pool = p;
+	dc->uid = s->uid;
+	dc->next = s->d->caches;
+	s->d->caches = dc;
+	ci.cache_id = dc->id;
+	ci.name = (char *)kmem_cache_name(dc->cache);
+	ci.object_size = kmem_cache_objsize(dc->cache);
+	ci.align = m->align ? m->align : 8;
+	ci.pool_index = p->index;
+	r.seq = seq;
+	r.body_case = KMEM__RESPONSE__BODY_CACHE;
+	r.cache = &ci;
+	session_reply(s, &r);
+}
+
+static void do_cache_alloc(struct session *s, uint64_t seq,
+			   const Kmem__CacheAlloc *m)
+{
+	struct dcache *dc = m->cache_case == KMEM__CACHE_ALLOC__CACHE_NAME ?
+		find_cache(s->d, m->name, 0) :
+		find_cache(s->d, NULL, m->cache_id);
+
+	if (!dc) {
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NOT_FOUND,
+				      "no such cache");
+		return;
+	}
+	if (!pool_allows(dc->pool, s->uid, s->gid, s->admin)) {
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_PERMISSION_DENIED,
+				      "the cache's pool is not open to this uid");
+		return;
+	}
+	batch_alloc(s, seq, dc->pool, m->count, kmem_cache_objsize(dc->cache),
+		    dc, NULL);
+}
+
+static void do_cache_destroy(struct session *s, uint64_t seq,
+			     const Kmem__CacheDestroy *m)
+{
+	struct dcache *dc = find_cache(s->d, m->name, 0), **pp;
+	char msg[128];
+
+	if (!dc) {
+		snprintf(msg, sizeof(msg), "no cache named '%s'", m->name);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NOT_FOUND, msg);
+		return;
+	}
+	if (!s->admin && dc->uid != s->uid) {
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_PERMISSION_DENIED,
+				      "only the cache's creator or an admin may destroy it");
+		return;
+	}
+	if (dc->live || kmem_cache_destroy(dc->cache)) {
+		snprintf(msg, sizeof(msg), "cache '%s' has %llu live object(s)",
+			 m->name, (unsigned long long)dc->live);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_BUSY, msg);
+		return;
+	}
+	for (pp = &s->d->caches; *pp != dc; pp = &(*pp)->next)
+		;
+	*pp = dc->next;
+	free(dc);
+	dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_OK, NULL);
+}
+
+/* ------------------------------------------------------------ names */
+
+static void do_lookup(struct session *s, uint64_t seq, const Kmem__Lookup *m)
+{
+	struct lease *l = lease_find_name(&s->d->leases, m->name);
+	char msg[128];
+
+	if (!l) {
+		snprintf(msg, sizeof(msg), "no buffer named '%s'", m->name);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NOT_FOUND, msg);
+		return;
+	}
+	if (!pool_allows(l->pool, s->uid, s->gid, s->admin) ||
+	    (!s->admin && l->uid != s->uid)) {
+		snprintf(msg, sizeof(msg), "buffer '%s' belongs to uid %d",
+			 m->name, (int)l->uid);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_PERMISSION_DENIED, msg);
+		return;
+	}
+	if (leases_attach(s, l)) {
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NO_MEMORY,
+				      "the daemon is out of memory");
+		return;
+	}
+	reply_lease(s, seq, l);
+}
+
+static void do_detach(struct session *s, uint64_t seq, const Kmem__Detach *m)
+{
+	char msg[96];
+
+	if (leases_detach(s, m->id)) {
+		snprintf(msg, sizeof(msg), "this session is not attached to lease %llu",
+			 (unsigned long long)m->id);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NOT_FOUND, msg);
+		return;
+	}
+	dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_OK, NULL);
+}
+
+/* ------------------------------------------------------------ misc */
+
+static void do_stats(struct session *s, uint64_t seq, const Kmem__Stats *m)
+{
+	Kmem__Response r = KMEM__RESPONSE__INIT;
+	Kmem__StatsReply sr = KMEM__STATS_REPLY__INIT;
+	char *text = m->format == KMEM__STATS_FORMAT__STATS_FORMAT_PROMETHEUS ?
+		     stats_prometheus(s->d) : stats_json(s->d);
+
+	if (!text) {
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NO_MEMORY,
+				      "the daemon is out of memory");
+		return;
+	}
+	sr.format = m->format;
+	sr.text = text;
+	r.seq = seq;
+	r.body_case = KMEM__RESPONSE__BODY_STATS;
+	r.stats = &sr;
+	session_reply(s, &r);
+	free(text);
+}
+
+static void do_ping(struct session *s, uint64_t seq, const Kmem__Ping *m)
+{
+	Kmem__Response r = KMEM__RESPONSE__INIT;
+	Kmem__Pong pong = KMEM__PONG__INIT;
+
+	pong.payload = m->payload;
+	r.seq = seq;
+	r.body_case = KMEM__RESPONSE__BODY_PONG;
+	r.pong = &pong;
+	session_reply(s, &r);
+}
+
+static enum req_type type_of(Kmem__Request__BodyCase c)
+{
+	switch (c) {
+	case KMEM__REQUEST__BODY_HELLO: return REQ_HELLO;
+	case KMEM__REQUEST__BODY_ALLOC: return REQ_ALLOC;
+	case KMEM__REQUEST__BODY_FREE: return REQ_FREE;
+	case KMEM__REQUEST__BODY_ALLOC_BATCH: return REQ_ALLOC_BATCH;
+	case KMEM__REQUEST__BODY_FREE_BATCH: return REQ_FREE_BATCH;
+	case KMEM__REQUEST__BODY_CACHE_CREATE: return REQ_CACHE_CREATE;
+	case KMEM__REQUEST__BODY_CACHE_ALLOC: return REQ_CACHE_ALLOC;
+	case KMEM__REQUEST__BODY_CACHE_FREE: return REQ_CACHE_FREE;
+	case KMEM__REQUEST__BODY_CACHE_DESTROY: return REQ_CACHE_DESTROY;
+	case KMEM__REQUEST__BODY_LOOKUP: return REQ_LOOKUP;
+	case KMEM__REQUEST__BODY_DETACH: return REQ_DETACH;
+	case KMEM__REQUEST__BODY_STATS: return REQ_STATS;
+	case KMEM__REQUEST__BODY_PING: return REQ_PING;
+	default: return REQ_INVALID;
+	}
+}
+
+static void handle(struct session *s, const Kmem__Request *q)
+{
+	switch (q->body_case) {
+	case KMEM__REQUEST__BODY_HELLO: do_hello(s, q->seq, q->hello); break;
+	case KMEM__REQUEST__BODY_ALLOC: do_alloc(s, q->seq, q->alloc); break;
+	case KMEM__REQUEST__BODY_FREE: do_free(s, q->seq, q->free); break;
+	case KMEM__REQUEST__BODY_ALLOC_BATCH:
+		do_alloc_batch(s, q->seq, q->alloc_batch);
+		break;
+	case KMEM__REQUEST__BODY_FREE_BATCH:
+		free_batch(s, q->seq, q->free_batch->ids,
+			   q->free_batch->n_ids, false);
+		break;
+	case KMEM__REQUEST__BODY_CACHE_CREATE:
+		do_cache_create(s, q->seq, q->cache_create);
+		break;
+	case KMEM__REQUEST__BODY_CACHE_ALLOC:
+		do_cache_alloc(s, q->seq, q->cache_alloc);
+		break;
+	case KMEM__REQUEST__BODY_CACHE_FREE:
+		free_batch(s, q->seq, q->cache_free->ids,
+			   q->cache_free->n_ids, true);
+		break;
+	case KMEM__REQUEST__BODY_CACHE_DESTROY:
+		do_cache_destroy(s, q->seq, q->cache_destroy);
+		break;
+	case KMEM__REQUEST__BODY_LOOKUP: do_lookup(s, q->seq, q->lookup); break;
+	case KMEM__REQUEST__BODY_DETACH: do_detach(s, q->seq, q->detach); break;
+	case KMEM__REQUEST__BODY_STATS: do_stats(s, q->seq, q->stats); break;
+	case KMEM__REQUEST__BODY_PING: do_ping(s, q->seq, q->ping); break;
+	default: break;
+	}
+}
+
+static void count_latency(struct kmemd *d, uint64_t ns)
+{
+	unsigned b = 0;
+
+	/* Buckets: <= 1 us, 2 us, 4 us ... 32 ms, +Inf. */
+	while (b < LAT_BUCKETS && ns > (1000ull << b))
+		b++;
+	d->ctr.latency[b]++;
+	d->ctr.latency_sum_ns += ns;
+}
+
+void dispatch_frame(struct session *s, const uint8_t *payload, size_t len)
+{
+	Kmem__Request *q = NULL;
+	uint64_t t0 = uv_hrtime();
+	enum req_type t;
+
+	if (kmem_frame_unpack_request(payload, len, NULL, &q)) {
+		dispatch_protocol_error(s, 0, "the frame does not parse as a Request");
+		return;
+	}
+	t = type_of(q->body_case);
+	if (t == REQ_INVALID)
+		dispatch_protocol_error(s, q->seq, "a Request without a body");
+	else if (!s->hello && t != REQ_HELLO)
+		dispatch_protocol_error(s, q->seq, "the first request must be Hello");
+	else if (s->hello && t == REQ_HELLO)
+		dispatch_protocol_error(s, q->seq, "Hello was sent twice");
+	else {
+		s->d->ctr.requests[t]++;
+		handle(s, q);
+		count_latency(s->d, uv_hrtime() - t0);
+	}
+	kmem_frame_free_request(q, NULL);
+}

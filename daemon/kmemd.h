@@ -1,0 +1,124 @@
+/*
+ * kmemd.h - the daemon's one context and the structures hanging off it.
+ *
+ * One struct kmemd is built in main() and reached from every libuv handle
+ * through ->data.  One event-loop thread owns it, the engine and every
+ * pool: nothing here is locked.
+ */
+#ifndef KMEMD_H
+#define KMEMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "kmem/pool.h"
+#include "config.h"
+#include "lease.h"
+#include "frame.h"
+
+#define KMEMD_VERSION "0.1.0"
+
+struct session;
+struct waiter;
+
+/* Per-uid bytes in one pool (for quotas and stats). */
+struct uid_usage {
+	uid_t uid;
+	uint64_t bytes;
+};
+
+struct kmemd_pool {
+	struct pool_config cfg;
+	struct kmem_pool *pool;
+	struct kmemd *d;
+	unsigned index;
+	struct uid_usage *usage;
+	size_t nusage, cap_usage;
+	struct waiter *wait_head, *wait_tail;	/* blocking allocations, FIFO */
+	uint64_t leases, bytes;			/* live session + named */
+};
+
+/* Request types, for the counters. */
+enum req_type {
+	REQ_HELLO, REQ_ALLOC, REQ_FREE, REQ_ALLOC_BATCH, REQ_FREE_BATCH,
+	REQ_CACHE_CREATE, REQ_CACHE_ALLOC, REQ_CACHE_FREE, REQ_CACHE_DESTROY,
+	REQ_LOOKUP, REQ_DETACH, REQ_STATS, REQ_PING, REQ_INVALID, REQ_NTYPES,
+};
+
+#define LAT_BUCKETS 16	/* 1 us .. 32 ms, powers of two, then +Inf */
+
+struct kmemd_counters {
+	uint64_t requests[REQ_NTYPES];
+	uint64_t errors[16];		/* by wire status */
+	uint64_t latency[LAT_BUCKETS + 1];
+	uint64_t latency_sum_ns;
+	uint64_t sessions_total;
+	uint64_t leases_reclaimed;	/* freed because their session ended */
+};
+
+struct kmemd {
+	uv_loop_t *loop;
+	struct kmemd_config cfg;
+	struct kmemd_pool pools[KMEMD_MAX_POOLS];
+	size_t npools;
+	struct lease_table leases;
+	uv_pipe_t listener;
+	bool listening;
+	uv_signal_t sigterm, sigint;
+	struct session *sessions;	/* list of live sessions */
+	size_t nsessions;
+	uint64_t next_session_id;
+	struct kmemd_counters ctr;
+	struct dcache *caches;		/* named slab caches */
+	uint64_t next_cache_id;
+	uint64_t start_ns;
+	bool stopping;
+	uint8_t readbuf[65536];		/* every session reads into this */
+};
+
+/* A named slab cache created by a client. */
+struct dcache {
+	uint64_t id;
+	struct kmem_cache *cache;
+	struct kmemd_pool *pool;
+	uid_t uid;			/* creator */
+	uint64_t live;			/* objects leased */
+	struct dcache *next;
+};
+
+/* A session: one client connection. */
+struct session {
+	uv_pipe_t pipe;			/* first: handle -> session */
+	struct kmemd *d;
+	uint64_t id;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	char comm[17];
+	char name[64];			/* Hello client_name */
+	bool hello;
+	bool admin;			/* root or the admin group */
+	bool closing;
+	bool reading;
+	struct kmem_frame_decoder dec;
+	struct kmem_frame_buf out;	/* replies waiting for the next flush */
+	size_t inflight;		/* bytes in uv_write()s not yet done */
+	struct lease *ledger;		/* leases this session owns */
+	uint64_t nleases, bytes;
+	struct attach *attached;	/* persistent leases it looked up */
+	uv_timer_t stall;		/* half-received frame timeout */
+	bool stall_armed;
+	unsigned waiting;		/* blocking requests queued */
+	struct session *next, *prev;
+};
+
+struct attach {
+	struct lease *lease;
+	struct attach *next;
+};
+
+uint64_t kmemd_now_ns(void);
+
+#endif

@@ -1,0 +1,398 @@
+/*
+ * server.c - the allocation socket.
+ *
+ * One libuv loop thread.  A session reads whatever bytes arrive, feeds the
+ * frame decoder, and dispatches every complete request in that read before
+ * writing the replies back in one uv_write: many pipelined requests cost
+ * one read and one write.  Output is bounded: a session whose unsent
+ * replies exceed out_limit stops being read until they drain, so a client
+ * that never reads cannot grow the daemon.  A frame that stays half
+ * received for stall_timeout_ms closes the session (a client that sends
+ * one byte a second cannot pin a buffer forever), and any protocol error
+ * closes only that connection.
+ *
+ * The Hello reply carries the pools' fds with SCM_RIGHTS.  libuv's
+ * uv_write2 passes only stream handles, so the reply is sent with a direct
+ * sendmsg() on the socket while nothing else is queued on it (Hello is the
+ * first request of a session, so that always holds); a short send queues
+ * the rest through libuv as usual.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "kmem/error.h"
+#include "dispatch.h"
+#include "leases.h"
+#include "log.h"
+#include "server.h"
+
+struct wreq {
+	uv_write_t req;
+	struct session *s;
+	uint8_t *data;
+	size_t len;
+};
+
+static void on_close(uv_handle_t *h);
+
+/* ------------------------------------------------------------ output */
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct wreq *w = (struct wreq *)req;
+	struct session *s = w->s;
+
+	s->inflight -= w->len;
+	free(w->data);
+	free(w);
+	if (status < 0 && status != UV_ECANCELED && !s->closing) {
+		session_close(s, uv_strerror(status));
+		return;
+	}
+	/* Drained enough: read again. */
+	if (!s->closing && !s->reading && s->inflight < s->d->cfg.out_limit / 2) {
+		s->reading = true;
+		uv_read_start((uv_stream_t *)&s->pipe, NULL, NULL);
+	}
+}
+
+void session_flush(struct session *s)
+{
+	struct wreq *w;
+	uv_buf_t buf;
+
+	if (s->out.len == 0 || s->closing)
+		return;
+	w = malloc(sizeof(*w));
+	if (!w) {
+		session_close(s, "out of memory");
+		return;
+	}
+	/* Hand the buffer to the write; the session starts a new one. */
+	w->s = s;
+	w->data = s->out.data;
+	w->len = s->out.len;
+	s->out.data = NULL;
+	s->out.len = s->out.cap = 0;
+	buf = uv_buf_init((char *)w->data, (unsigned)w->len);
+	s->inflight += w->len;
+	if (uv_write(&w->req, (uv_stream_t *)&s->pipe, &buf, 1, on_write) < 0) {
+		s->inflight -= w->len;
+		free(w->data);
+		free(w);
+		session_close(s, "write failed");
+	}
+}
+
+int session_reply(struct session *s, const Kmem__Response *r)
+{
+	int rc = kmem_frame_pack_response(&s->out, r);
+
+	if (rc) {
+		log_err("session %llu: cannot queue a reply: %s",
+			(unsigned long long)s->id, kmem_strerror(rc));
+		session_close(s, "reply too large or out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int session_send_fds(struct session *s, const int *fds, size_t nfds)
+{
+	char ctl[CMSG_SPACE(sizeof(int) * KMEMD_MAX_POOLS)];
+	struct iovec iov = { s->out.data, s->out.len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	uv_os_fd_t fd;
+	ssize_t n;
+
+	if (s->inflight || uv_fileno((uv_handle_t *)&s->pipe, &fd) < 0)
+		return -1;
+	if (nfds) {
+		memset(ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	}
+	do
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return -1;
+	/* The fds went with the first byte; the rest (if any) is queued. */
+	kmem_frame_buf_consume(&s->out, (size_t)n);
+	return 0;
+}
+
+/* ------------------------------------------------------------ input */
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct session *s = h->data;
+
+	(void)hint;
+	*buf = uv_buf_init((char *)s->d->readbuf, sizeof(s->d->readbuf));
+}
+
+static void on_stall(uv_timer_t *t)
+{
+	struct session *s = t->data;
+
+	log_warn("session %llu (pid %d): half a frame for %u ms; closing",
+		 (unsigned long long)s->id, (int)s->pid, s->d->cfg.stall_timeout_ms);
+	session_close(s, "stalled mid-frame");
+}
+
+static void arm_stall(struct session *s)
+{
+	bool pending = kmem_frame_decoder_pending(&s->dec) != 0;
+
+	if (pending && !s->stall_armed) {
+		uv_timer_start(&s->stall, on_stall, s->d->cfg.stall_timeout_ms, 0);
+		s->stall_armed = true;
+	} else if (!pending && s->stall_armed) {
+		uv_timer_stop(&s->stall);
+		s->stall_armed = false;
+	}
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct session *s = st->data;
+	const uint8_t *payload;
+	size_t len;
+	int rc;
+
+	if (nread < 0) {
+		session_close(s, nread == UV_EOF ? "closed by peer" : uv_strerror((int)nread));
+		return;
+	}
+	kmem_frame_decoder_feed(&s->dec, buf->base, (size_t)nread);
+	while (!s->closing && (rc = kmem_frame_decoder_next(&s->dec, &payload, &len)) != 0) {
+		if (rc < 0) {
+			dispatch_protocol_error(s, 0, rc == KMEM_ETOOBIG ?
+				"frame longer than the maximum" : "out of memory");
+			break;
+		}
+		dispatch_frame(s, payload, len);
+	}
+	if (s->closing)
+		return;
+	arm_stall(s);
+	session_flush(s);
+	if (!s->closing && s->inflight > s->d->cfg.out_limit && s->reading) {
+		/* The client is not reading its replies: stop reading it. */
+		uv_read_stop(st);
+		s->reading = false;
+	}
+}
+
+/* ------------------------------------------------------------ sessions */
+
+static void peer_identity(struct session *s)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	uv_os_fd_t fd;
+	char path[64];
+	FILE *f;
+
+	s->pid = -1;
+	s->uid = (uid_t)-1;
+	s->gid = (gid_t)-1;
+	if (uv_fileno((uv_handle_t *)&s->pipe, &fd) == 0 &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		s->pid = cred.pid;
+		s->uid = cred.uid;
+		s->gid = cred.gid;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)s->pid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(s->comm, sizeof(s->comm), f))
+			s->comm[strcspn(s->comm, "\n")] = 0;
+		fclose(f);
+	}
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct kmemd *d = server->data;
+	struct session *s;
+
+	if (status < 0) {
+		log_warn("accept: %s", uv_strerror(status));
+		return;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		log_err("accept: out of memory");
+		return;
+	}
+	s->d = d;
+	uv_pipe_init(d->loop, &s->pipe, 0);
+	s->pipe.data = s;
+	if (uv_accept(server, (uv_stream_t *)&s->pipe) < 0) {
+		uv_close((uv_handle_t *)&s->pipe, on_close);
+		return;
+	}
+	uv_timer_init(d->loop, &s->stall);
+	s->stall.data = s;
+	s->id = ++d->next_session_id;
+	kmem_frame_decoder_init(&s->dec, d->cfg.max_frame);
+	kmem_frame_buf_init(&s->out, 0);
+	peer_identity(s);
+	s->next = d->sessions;
+	if (d->sessions)
+		d->sessions->prev = s;
+	d->sessions = s;
+	d->nsessions++;
+	d->ctr.sessions_total++;
+	s->reading = true;
+	uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read);
+	log_debug("session %llu: pid %d uid %d comm %s", (unsigned long long)s->id,
+		  (int)s->pid, (int)s->uid, s->comm);
+}
+
+static void on_timer_close(uv_handle_t *h)
+{
+	struct session *s = h->data;
+
+	kmem_frame_decoder_fini(&s->dec);
+	kmem_frame_buf_fini(&s->out);
+	free(s);
+}
+
+static void on_close(uv_handle_t *h)
+{
+	struct session *s = h->data;
+
+	if (s->d && s->id) {
+		uv_close((uv_handle_t *)&s->stall, on_timer_close);
+		return;
+	}
+	free(s);
+}
+
+void session_close(struct session *s, const char *why)
+{
+	struct kmemd *d = s->d;
+
+	if (s->closing)
+		return;
+	s->closing = true;
+	log_debug("session %llu (pid %d): %s", (unsigned long long)s->id,
+		  (int)s->pid, why);
+	/* Everything the session held comes back now. */
+	leases_session_end(s);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		d->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	d->nsessions--;
+	uv_close((uv_handle_t *)&s->pipe, on_close);
+}
+
+/* ------------------------------------------------------------ listener */
+
+/* Is a daemon answering on path?  Then it is not ours to replace. */
+static bool socket_is_live(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool live;
+
+	if (fd < 0)
+		return false;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	live = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return live;
+}
+
+static int bind_socket(const struct kmemd_config *c)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old;
+	int fd, rc;
+
+	if (strlen(c->socket_path) >= sizeof(sa.sun_path)) {
+		log_err("socket path too long: %s", c->socket_path);
+		return -1;
+	}
+	strcpy(sa.sun_path, c->socket_path);
+	if (lstat(c->socket_path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_err("%s exists and is not a socket; not touching it",
+				c->socket_path);
+			return -1;
+		}
+		if (socket_is_live(c->socket_path)) {
+			log_err("another daemon is answering on %s", c->socket_path);
+			return -1;
+		}
+		log_info("removing stale socket %s", c->socket_path);
+		unlink(c->socket_path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		log_err("socket: %s", strerror(errno));
+		return -1;
+	}
+	/* The mode is set at creation: no window with a looser one. */
+	old = umask(0777 & ~c->socket_mode);
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0) {
+		log_err("bind %s: %s", c->socket_path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int server_listen(struct kmemd *d)
+{
+	int fd = bind_socket(&d->cfg), rc;
+
+	if (fd < 0)
+		return -1;
+	uv_pipe_init(d->loop, &d->listener, 0);
+	d->listener.data = d;
+	rc = uv_pipe_open(&d->listener, fd);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&d->listener, 128, on_connection);
+	if (rc < 0) {
+		log_err("listen %s: %s", d->cfg.socket_path, uv_strerror(rc));
+		uv_close((uv_handle_t *)&d->listener, NULL);
+		unlink(d->cfg.socket_path);
+		return -1;
+	}
+	d->listening = true;
+	log_info("listening on %s (mode %04o)", d->cfg.socket_path,
+		 (unsigned)d->cfg.socket_mode);
+	return 0;
+}
+
+void server_stop(struct kmemd *d)
+{
+	if (!d->listening)
+		return;
+	d->listening = false;
+	uv_close((uv_handle_t *)&d->listener, NULL);
+	unlink(d->cfg.socket_path);
+}

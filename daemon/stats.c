@@ -1,0 +1,408 @@
+/*
+ * stats.c - the one stats document.
+ *
+ * stats_build() makes one versioned JSON document of the whole daemon:
+ * pools (backing, runs, arenas with their buddyinfo, fragmentation),
+ * caches (the /proc/slabinfo 2.1 columns), sessions, named buffers,
+ * request and error counters, and the request latency histogram.  The
+ * Stats request, GET /stats and `kmemctl stats --json` serve this document;
+ * stats_prometheus() renders the same numbers as Prometheus text.
+ */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kmemd.h"
+#include "pools.h"
+#include "stats.h"
+
+#define STATS_VERSION 1
+
+static const char *const req_names[REQ_NTYPES] = {
+	"hello", "alloc", "free", "alloc_batch", "free_batch", "cache_create",
+	"cache_alloc", "cache_free", "cache_destroy", "lookup", "detach",
+	"stats", "ping", "invalid",
+};
+
+static const char *const status_names[12] = {
+	"ok", "no_memory", "timeout", "invalid_argument", "not_found",
+	"permission_denied", "quota_exceeded", "busy", "protocol_error",
+	"constraint", "exists", "internal",
+};
+
+static json_t *u64(uint64_t v)
+{
+	return json_integer((json_int_t)v);
+}
+
+static json_t *order_array(const uint64_t *v, unsigned n)
+{
+	json_t *a = json_array();
+
+	for (unsigned k = 0; k <= n; k++)
+		json_array_append_new(a, u64(v[k]));
+	return a;
+}
+
+static json_t *index_array(const unsigned *v, unsigned n)
+{
+	json_t *a = json_array();
+
+	for (unsigned k = 0; k <= n; k++)
+		json_array_append_new(a, json_real(v[k] / 1000.0));
+	return a;
+}
+
+static json_t *pool_runs(const struct kmem_backing *b)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < kmem_backing_nruns(b); i++) {
+		struct kmem_backing_run r;
+
+		kmem_backing_run(b, i, &r);
+		json_array_append_new(a, json_pack("{s:o,s:o,s:o,s:i,s:s}",
+			"offset", u64(r.offset), "length", u64(r.length),
+			"phys", u64(r.phys), "node", r.node, "zone",
+			(r.flags & KMEM_RUN_DMA32) ? "DMA32" :
+			(r.flags & KMEM_RUN_NORMAL) ? "NORMAL" : "unknown"));
+	}
+	return a;
+}
+
+static json_t *pool_arenas(const struct kmem_heap *h)
+{
+	struct kmem_heap_stats hs;
+	json_t *a = json_array();
+
+	kmem_heap_stats(h, &hs);
+	for (size_t i = 0; i < hs.narenas; i++) {
+		struct kmem_arena_stats as;
+		json_t *o;
+
+		kmem_heap_arena_stats(h, i, &as);
+		o = json_pack("{s:o,s:o,s:o,s:i,s:s,s:o,s:o}",
+			      "base", u64(as.desc.base), "size", u64(as.desc.size),
+			      "phys", u64(as.desc.phys), "node", as.desc.node,
+			      "zone", (as.desc.flags & KMEM_ARENA_PHYS) ?
+			      ((as.desc.flags & KMEM_ARENA_DMA32) ? "DMA32" : "NORMAL") :
+			      "unknown",
+			      "free_bytes", u64(as.free_bytes),
+			      "largest_free", u64(as.largest_free));
+		if (kmem_heap_policy(h) == KMEM_POLICY_BUDDY) {
+			json_object_set_new(o, "buddyinfo",
+				order_array(as.buddy.nr_free, as.buddy.max_order));
+			json_object_set_new(o, "unusable_index",
+				index_array(as.buddy.unusable_index, as.buddy.max_order));
+		}
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static json_t *pool_json(const struct kmemd_pool *p)
+{
+	struct kmem_pool_stats st;
+	const struct kmem_backing_info *bi = &st.backing;
+	json_t *o, *frag;
+	unsigned maxo = 0;
+
+	kmem_pool_stats(p->pool, &st);
+	for (unsigned k = 0; k <= KMEM_BUDDY_MAX_ORDER; k++)
+		if (st.heap.nr_free[k] || st.heap.unusable_index[k])
+			maxo = k;
+	frag = json_pack("{s:o}", "largest_free", u64(st.heap.largest_free));
+	if (p->cfg.policy == KMEM_POLICY_BUDDY)
+		json_object_set_new(frag, "unusable_index",
+				    index_array(st.heap.unusable_index, maxo));
+	o = json_pack("{s:s,s:s,s:s?,s:o,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+		"name", p->cfg.name,
+		"backing", kmem_backing_kind_name(bi->kind),
+		"path", bi->path,
+		"page_size", u64(bi->page_size),
+		"iova_mode", kmem_backing_iova_name(bi->iova),
+		"policy", p->cfg.policy == KMEM_POLICY_VMEM ? "resource" : "buddy",
+		"pages_total", u64(st.pages_total),
+		"bytes_total", u64(st.heap.total_bytes),
+		"bytes_free", u64(st.heap.free_bytes),
+		"bytes_used", u64(st.heap.used_bytes),
+		"bytes_leased", u64(p->bytes),
+		"leases", u64(p->leases),
+		"slab_bytes", u64(st.heap.slab_bytes),
+		"meta_bytes", u64(st.heap.meta_bytes),
+		"fragmentation", frag);
+	json_object_set_new(o, "runs", pool_runs(kmem_pool_backing(p->pool)));
+	json_object_set_new(o, "largest_run", u64(bi->largest_run));
+	json_object_set_new(o, "arenas", pool_arenas(kmem_pool_heap(p->pool)));
+	json_object_set_new(o, "quota", u64(p->cfg.quota));
+	return o;
+}
+
+static json_t *caches_json(const struct kmemd *d)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < d->npools; i++) {
+		const struct kmem_heap *h = kmem_pool_heap(d->pools[i].pool);
+		struct kmem_cache *c;
+
+		for (size_t k = 0; (c = kmem_heap_cache_at(h, k)); k++) {
+			struct kmem_cache_stats cs;
+
+			kmem_cache_stats(c, &cs);
+			json_array_append_new(a, json_pack(
+				"{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+				"name", cs.name, "pool", d->pools[i].cfg.name,
+				"active_objs", u64(cs.active_objs),
+				"num_objs", u64(cs.num_objs),
+				"objsize", u64(cs.objsize),
+				"objperslab", u64(cs.objperslab),
+				"pagesperslab", u64(cs.pagesperslab),
+				"active_slabs", u64(cs.active_slabs),
+				"num_slabs", u64(cs.num_slabs),
+				"full", u64(cs.full_slabs),
+				"partial", u64(cs.partial_slabs),
+				"empty", u64(cs.empty_slabs)));
+		}
+	}
+	return a;
+}
+
+static json_t *sessions_json(const struct kmemd *d)
+{
+	json_t *a = json_array();
+
+	for (const struct session *s = d->sessions; s; s = s->next)
+		json_array_append_new(a, json_pack(
+			"{s:o,s:i,s:i,s:i,s:s,s:s,s:o,s:o,s:i}",
+			"id", u64(s->id), "pid", (int)s->pid, "uid", (int)s->uid,
+			"gid", (int)s->gid, "comm", s->comm, "name", s->name,
+			"leases", u64(s->nleases), "bytes", u64(s->bytes),
+			"waiting", (int)s->waiting));
+	return a;
+}
+
+static int named_one(struct lease *l, void *arg)
+{
+	if (!l->owner)
+		json_array_append_new(arg, json_pack(
+			"{s:s,s:o,s:s,s:o,s:o,s:i,s:i,s:b}",
+			"name", l->name, "id", u64(l->id), "pool", l->pool->cfg.name,
+			"offset", u64(l->buf.off), "length", u64(l->buf.len),
+			"uid", (int)l->uid, "refs", (int)l->refs, "doomed", l->doomed));
+	return 0;
+}
+
+static json_t *counters_json(const struct kmemd *d)
+{
+	json_t *req = json_object(), *err = json_object(), *lat = json_array();
+
+	for (int i = 0; i < REQ_NTYPES; i++)
+		json_object_set_new(req, req_names[i], u64(d->ctr.requests[i]));
+	for (int i = 1; i < 12; i++)
+		json_object_set_new(err, status_names[i], u64(d->ctr.errors[i]));
+	for (int b = 0; b <= LAT_BUCKETS; b++) {
+		json_t *le = b < LAT_BUCKETS ? json_real((double)(1ull << b)) :
+					       json_string("+Inf");
+
+		json_array_append_new(lat, json_pack("{s:o,s:o}", "le_us", le,
+						     "count", u64(d->ctr.latency[b])));
+	}
+	return json_pack("{s:o,s:o,s:{s:o,s:o}}", "requests", req, "errors", err,
+			 "latency", "buckets", lat, "sum_ns",
+			 u64(d->ctr.latency_sum_ns));
+}
+
+json_t *stats_build(const struct kmemd *d)
+{
+	json_t *pools = json_array(), *named = json_array(), *doc;
+
+	for (size_t i = 0; i < d->npools; i++)
+		json_array_append_new(pools, pool_json(&d->pools[i]));
+	lease_foreach(&d->leases, named_one, named);
+	doc = json_pack("{s:i,s:{s:s,s:i,s:o,s:o,s:o,s:o,s:o},s:o,s:o,s:o,s:o}",
+		"version", STATS_VERSION,
+		"daemon", "version", KMEMD_VERSION, "pid", (int)getpid(),
+		"uptime_s", u64((kmemd_now_ns() - d->start_ns) / 1000000000ull),
+		"sessions", u64(d->nsessions),
+		"sessions_total", u64(d->ctr.sessions_total),
+		"leases", u64(d->leases.count),
+		"leases_reclaimed", u64(d->ctr.leases_reclaimed),
+		"pools", pools, "caches", caches_json(d),
+		"sessions", sessions_json(d), "named", named);
+	if (doc)
+		json_object_update_new(doc, counters_json(d));
+	return doc;
+}
+
+char *stats_json(const struct kmemd *d)
+{
+	json_t *doc = stats_build(d);
+	char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+
+	json_decref(doc);
+	return text;
+}
+
+/* ------------------------------------------------------------ prometheus */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+static void put(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void put(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->failed)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->failed = true;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		char *q = realloc(b->p, b->cap * 2 + (size_t)n);
+
+		if (!q) {
+			b->failed = true;
+			return;
+		}
+		b->p = q;
+		b->cap = b->cap * 2 + (size_t)n;
+	}
+}
+
+static void metric(struct buf *b, const char *name, const char *type,
+		   const char *help)
+{
+	put(b, "# HELP kmemd_%s %s\n# TYPE kmemd_%s %s\n", name, help, name, type);
+}
+
+static void prom_pools(struct buf *b, const struct kmemd *d)
+{
+	static const struct { const char *name, *help; } g[] = {
+		{ "pool_bytes_total", "Bytes in the pool." },
+		{ "pool_bytes_free", "Bytes free in the pool's allocators." },
+		{ "pool_bytes_used", "Bytes allocated (leases, slabs)." },
+		{ "pool_largest_free_bytes", "Largest free contiguous block." },
+		{ "pool_leases", "Live leases in the pool." },
+	};
+
+	for (size_t m = 0; m < 5; m++) {
+		metric(b, g[m].name, "gauge", g[m].help);
+		for (size_t i = 0; i < d->npools; i++) {
+			struct kmem_heap_stats hs;
+			uint64_t v[5];
+
+			kmem_heap_stats(kmem_pool_heap(d->pools[i].pool), &hs);
+			v[0] = hs.total_bytes;
+			v[1] = hs.free_bytes;
+			v[2] = hs.used_bytes;
+			v[3] = hs.largest_free;
+			v[4] = d->pools[i].leases;
+			put(b, "kmemd_%s{pool=\"%s\"} %llu\n", g[m].name,
+			    d->pools[i].cfg.name, (unsigned long long)v[m]);
+		}
+	}
+	metric(b, "pool_free_blocks", "gauge",
+	       "Free buddy blocks per order (the buddyinfo row).");
+	for (size_t i = 0; i < d->npools; i++) {
+		struct kmem_heap_stats hs;
+
+		if (d->pools[i].cfg.policy != KMEM_POLICY_BUDDY)
+			continue;
+		kmem_heap_stats(kmem_pool_heap(d->pools[i].pool), &hs);
+		for (unsigned k = 0; k <= KMEM_BUDDY_MAX_ORDER; k++)
+			if (hs.nr_free[k])
+				put(b, "kmemd_pool_free_blocks{pool=\"%s\",order=\"%u\"} %llu\n",
+				    d->pools[i].cfg.name, k,
+				    (unsigned long long)hs.nr_free[k]);
+	}
+}
+
+static void prom_caches(struct buf *b, const struct kmemd *d)
+{
+	metric(b, "cache_active_objects", "gauge", "Objects allocated from the cache.");
+	metric(b, "cache_objects", "gauge", "Objects in the cache's slabs.");
+	metric(b, "cache_slabs", "gauge", "Slabs of the cache.");
+	for (size_t i = 0; i < d->npools; i++) {
+		const struct kmem_heap *h = kmem_pool_heap(d->pools[i].pool);
+		struct kmem_cache *c;
+
+		for (size_t k = 0; (c = kmem_heap_cache_at(h, k)); k++) {
+			struct kmem_cache_stats cs;
+
+			kmem_cache_stats(c, &cs);
+			put(b, "kmemd_cache_active_objects{pool=\"%s\",cache=\"%s\"} %llu\n"
+			    "kmemd_cache_objects{pool=\"%s\",cache=\"%s\"} %llu\n"
+			    "kmemd_cache_slabs{pool=\"%s\",cache=\"%s\"} %llu\n",
+			    d->pools[i].cfg.name, cs.name, (unsigned long long)cs.active_objs,
+			    d->pools[i].cfg.name, cs.name, (unsigned long long)cs.num_objs,
+			    d->pools[i].cfg.name, cs.name, (unsigned long long)cs.num_slabs);
+		}
+	}
+}
+
+static void prom_counters(struct buf *b, const struct kmemd *d)
+{
+	uint64_t total = 0;
+
+	metric(b, "sessions", "gauge", "Connected client sessions.");
+	put(b, "kmemd_sessions %zu\n", d->nsessions);
+	metric(b, "leases", "gauge", "Live leases.");
+	put(b, "kmemd_leases %zu\n", d->leases.count);
+	metric(b, "requests_total", "counter", "Requests by type.");
+	for (int i = 0; i < REQ_NTYPES; i++)
+		put(b, "kmemd_requests_total{type=\"%s\"} %llu\n", req_names[i],
+		    (unsigned long long)d->ctr.requests[i]);
+	metric(b, "errors_total", "counter", "Error responses by status.");
+	for (int i = 1; i < 12; i++)
+		put(b, "kmemd_errors_total{status=\"%s\"} %llu\n", status_names[i],
+		    (unsigned long long)d->ctr.errors[i]);
+	metric(b, "request_duration_seconds", "histogram",
+	       "Time to handle a request in the daemon.");
+	for (int k = 0; k <= LAT_BUCKETS; k++) {
+		total += d->ctr.latency[k];
+		if (k < LAT_BUCKETS)
+			put(b, "kmemd_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+			    (double)(1ull << k) * 1e-6, (unsigned long long)total);
+		else
+			put(b, "kmemd_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+			    (unsigned long long)total);
+	}
+	put(b, "kmemd_request_duration_seconds_sum %g\n",
+	    (double)d->ctr.latency_sum_ns * 1e-9);
+	put(b, "kmemd_request_duration_seconds_count %llu\n", (unsigned long long)total);
+}
+
+char *stats_prometheus(const struct kmemd *d)
+{
+	struct buf b = { .p = malloc(4096), .cap = 4096 };
+
+	if (!b.p)
+		return NULL;
+	prom_pools(&b, d);
+	prom_caches(&b, d);
+	prom_counters(&b, d);
+	if (b.failed) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
