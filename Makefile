@@ -80,7 +80,9 @@ BENCH_LIBS = -ljemalloc -lmimalloc
 
 DEMO_BIN := $(BUILD)/kmem-demo
 
-.PHONY: all test check bench run deps install clean test-run
+VERSION  := 0.1.0
+
+.PHONY: all test check bench run demo deps install clean test-run
 .SECONDARY:
 all: $(LIB_A) $(KMEMD) $(CLIENT_A) $(CLIENT_SO) $(DEMO_BIN)
 
@@ -101,14 +103,29 @@ bench: deps
 	@mkdir -p $(BUILD)/bench
 	@for b in $(BENCH_BIN); do $$b --json-dir $(BUILD)/bench || exit 1; done
 
+# The developer default: one 64 MiB pool, hugepages when free ones exist,
+# else 4 KiB pages with a loud warning.  As root the socket is the system
+# one; otherwise it goes under build/run.
+RUN_SOCKET ?= $(if $(filter 0,$(shell id -u)),/run/kmemd/kmemd.sock,$(abspath $(BUILD))/run/kmemd.sock)
 run: deps
-	@$(MAKE) --no-print-directory $(DEMO_BIN)
+	@$(MAKE) --no-print-directory $(KMEMD)
+	@echo "kmemd: starting on $(RUN_SOCKET) (Ctrl-C stops it); clients: KMEMD_SOCKET=$(RUN_SOCKET)"
+	$(KMEMD) --dev --socket $(RUN_SOCKET) $(RUN_ARGS)
+
+demo: $(DEMO_BIN)
 	$(DEMO_BIN)
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/kmem
-	install -m 0644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 0644 lib/include/kmem/*.h $(DESTDIR)$(PREFIX)/include/kmem/
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/include/kmem
+	install -m 0755 $(KMEMD) $(DESTDIR)$(PREFIX)/sbin/kmemd
+	install -m 0644 $(CLIENT_A) $(DESTDIR)$(PREFIX)/lib/libkmem.a
+	install -m 0755 $(CLIENT_SO) $(DESTDIR)$(PREFIX)/lib/libkmem.so.0
+	ln -sf libkmem.so.0 $(DESTDIR)$(PREFIX)/lib/libkmem.so
+	install -m 0644 client/include/kmem/client.h lib/include/kmem/error.h \
+	  $(DESTDIR)$(PREFIX)/include/kmem/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' client/kmem.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/kmem.pc
 
 clean:
 	rm -rf build

@@ -35,6 +35,10 @@ static const char usage[] =
 "                          to 4 KiB pages when hugepages are short\n"
 "  -g, --admin-group GRP   group whose members may act on any lease\n"
 "      --max-frame SIZE    largest request frame (default 1M)\n"
+"      --out-limit SIZE    unsent replies per session before it is no\n"
+"                          longer read (default 4M)\n"
+"      --stall-timeout MS  a frame half received this long closes the\n"
+"                          session (default 10000)\n"
 "  -l, --log-level LEVEL   error, warn, info (default) or debug\n"
 "  -h, --help, -V, --version\n";
 
@@ -71,6 +75,8 @@ static int parse_args(int argc, char **argv, struct kmemd_config *c, bool *dev)
 		{ "max-frame", required_argument, NULL, 'F' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "dev", no_argument, NULL, 'D' },
+		{ "out-limit", required_argument, NULL, 'O' },
+		{ "stall-timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -88,9 +94,18 @@ static int parse_args(int argc, char **argv, struct kmemd_config *c, bool *dev)
 			}
 			strcpy(c->socket_path, optarg);
 			break;
-		case 'm':
-			c->socket_mode = (mode_t)strtoul(optarg, NULL, 8) & 0777;
+		case 'm': {
+			char *end;
+			unsigned long m = strtoul(optarg, &end, 8);
+
+			if (*end || end == optarg || m > 0777) {
+				fprintf(stderr, "kmemd: --socket-mode: '%s' is not an "
+					"octal mode like 0660\n", optarg);
+				return 2;
+			}
+			c->socket_mode = (mode_t)m;
 			break;
+		}
 		case 'p':
 			if (config_add_pool(c, optarg, err, sizeof(err))) {
 				fprintf(stderr, "kmemd: --pool: %s\n", err);
@@ -112,6 +127,26 @@ static int parse_args(int argc, char **argv, struct kmemd_config *c, bool *dev)
 			}
 			c->max_frame = (uint32_t)v;
 			break;
+		case 'O':
+			if (kmem_parse_size(optarg, &c->out_limit) ||
+			    c->out_limit < 4096) {
+				fprintf(stderr, "kmemd: --out-limit: '%s' is not a "
+					"size of at least 4K\n", optarg);
+				return 2;
+			}
+			break;
+		case 'T': {
+			char *end;
+			unsigned long ms = strtoul(optarg, &end, 10);
+
+			if (*end || end == optarg || ms == 0 || ms > 3600000) {
+				fprintf(stderr, "kmemd: --stall-timeout: '%s' is not "
+					"1..3600000 ms\n", optarg);
+				return 2;
+			}
+			c->stall_timeout_ms = (uint32_t)ms;
+			break;
+		}
 		case 'l':
 			if ((c->log_level = log_parse_level(optarg)) < 0) {
 				fprintf(stderr, "kmemd: unknown log level '%s'\n", optarg);
