@@ -53,8 +53,7 @@ void dispatch_protocol_error(struct session *s, uint64_t seq, const char *msg)
 		 (unsigned long long)s->id, (int)s->pid, s->comm, msg);
 	s->d->ctr.requests[REQ_INVALID]++;
 	dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_PROTOCOL_ERROR, msg);
-	session_flush(s);
-	session_close(s, "protocol error");
+	session_end_after_write(s);
 }
 
 static int status_of(int rc)
@@ -124,6 +123,23 @@ static void reply_lease(struct session *s, uint64_t seq, const struct lease *l)
 	free(segp);
 }
 
+/* Printable ASCII only: names end up in logs and in the JSON stats, and
+ * one client's odd bytes must not break either for everyone. */
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if (*s < ' ' || *s > '~')
+			return false;
+	return true;
+}
+
+static void sanitize(char *s)
+{
+	for (; *s; s++)
+		if (*s < ' ' || *s > '~')
+			*s = '?';
+}
+
 /* ------------------------------------------------------------ hello */
 
 static void do_hello(struct session *s, uint64_t seq, const Kmem__Hello *h)
@@ -144,6 +160,8 @@ static void do_hello(struct session *s, uint64_t seq, const Kmem__Hello *h)
 		return;
 	}
 	snprintf(s->name, sizeof(s->name), "%s", h->client_name ? h->client_name : "");
+	sanitize(s->name);
+	sanitize(s->comm);
 	s->admin = session_is_admin(d, s->uid, s->gid, s->pid);
 	for (size_t i = 0; i < d->npools; i++) {
 		struct kmemd_pool *p = &d->pools[i];
@@ -351,6 +369,10 @@ static int alloc_args(const Kmem__Alloc *m, struct alloc_args *a, char *msg,
 	if (strlen(m->name) >= LEASE_NAME_MAX || strlen(m->tag) >= LEASE_TAG_MAX) {
 		snprintf(msg, msglen, "name or tag too long (at most %d and %d bytes)",
 			 LEASE_NAME_MAX - 1, LEASE_TAG_MAX - 1);
+		return KMEM__STATUS__STATUS_INVALID_ARGUMENT;
+	}
+	if (!printable(m->name) || !printable(m->tag)) {
+		snprintf(msg, msglen, "names and tags are printable ASCII");
 		return KMEM__STATUS__STATUS_INVALID_ARGUMENT;
 	}
 	if (m->persist != (m->name[0] != 0)) {

@@ -101,7 +101,10 @@ struct session {
 	bool hello;
 	bool admin;			/* root or the admin group */
 	bool closing;
+	bool draining;			/* close once the replies are out */
 	bool reading;
+	uint8_t *backlog;		/* requests read but not yet handled */
+	size_t backlog_len;
 	struct kmem_frame_decoder dec;
 	struct kmem_frame_buf out;	/* replies waiting for the next flush */
 	size_t inflight;		/* bytes in uv_write()s not yet done */

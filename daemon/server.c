@@ -41,6 +41,9 @@ struct wreq {
 };
 
 static void on_close(uv_handle_t *h);
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+static void process(struct session *s);
 
 /* ------------------------------------------------------------ output */
 
@@ -52,15 +55,40 @@ static void on_write(uv_write_t *req, int status)
 	s->inflight -= w->len;
 	free(w->data);
 	free(w);
-	if (status < 0 && status != UV_ECANCELED && !s->closing) {
+	if (s->closing)
+		return;
+	if (status < 0) {
 		session_close(s, uv_strerror(status));
 		return;
 	}
-	/* Drained enough: read again. */
-	if (!s->closing && !s->reading && s->inflight < s->d->cfg.out_limit / 2) {
-		s->reading = true;
-		uv_read_start((uv_stream_t *)&s->pipe, NULL, NULL);
+	if (s->draining) {
+		if (s->inflight == 0)
+			session_close(s, "protocol error");
+		return;
 	}
+	/* Drained enough: handle what was held back, then read again. */
+	if (s->inflight < s->d->cfg.out_limit / 2) {
+		if (s->backlog)
+			process(s);
+		if (!s->closing && !s->draining && !s->backlog && !s->reading) {
+			s->reading = true;
+			uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read);
+		}
+	}
+}
+
+void session_end_after_write(struct session *s)
+{
+	if (s->closing || s->draining)
+		return;
+	s->draining = true;
+	if (s->reading) {
+		uv_read_stop((uv_stream_t *)&s->pipe);
+		s->reading = false;
+	}
+	session_flush(s);
+	if (!s->closing && s->inflight == 0)
+		session_close(s, "protocol error");
 }
 
 void session_flush(struct session *s)
@@ -167,19 +195,56 @@ static void arm_stall(struct session *s)
 	}
 }
 
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+static bool over_limit(const struct session *s)
 {
-	struct session *s = st->data;
+	return s->out.len + s->inflight > s->d->cfg.out_limit;
+}
+
+/* Keep the unhandled rest of the current chunk for later. */
+static void hold_back(struct session *s)
+{
+	const uint8_t *p;
+	size_t n = kmem_frame_decoder_unread(&s->dec, &p);
+	uint8_t *copy = n ? malloc(n) : NULL;
+
+	if (n && !copy) {
+		session_close(s, "out of memory");
+		return;
+	}
+	if (n)
+		memcpy(copy, p, n);
+	free(s->backlog);
+	s->backlog = copy;
+	s->backlog_len = n;
+}
+
+/*
+ * Handle every complete frame fed to the decoder, unless the replies pile
+ * up beyond out_limit: then the rest is held back and the session is not
+ * read until the replies drain (a client that sends many requests and
+ * reads no replies costs at most out_limit plus what it sent).
+ */
+static void process(struct session *s)
+{
 	const uint8_t *payload;
 	size_t len;
 	int rc;
 
-	if (nread < 0) {
-		session_close(s, nread == UV_EOF ? "closed by peer" : uv_strerror((int)nread));
-		return;
+	if (s->backlog) {
+		uint8_t *b = s->backlog;
+
+		s->backlog = NULL;
+		kmem_frame_decoder_feed(&s->dec, b, s->backlog_len);
+		s->backlog = b;		/* freed once consumed or replaced */
 	}
-	kmem_frame_decoder_feed(&s->dec, buf->base, (size_t)nread);
-	while (!s->closing && (rc = kmem_frame_decoder_next(&s->dec, &payload, &len)) != 0) {
+	while (!s->closing && !s->draining) {
+		if (over_limit(s)) {
+			hold_back(s);
+			break;
+		}
+		rc = kmem_frame_decoder_next(&s->dec, &payload, &len);
+		if (rc == 0)
+			break;
 		if (rc < 0) {
 			dispatch_protocol_error(s, 0, rc == KMEM_ETOOBIG ?
 				"frame longer than the maximum" : "out of memory");
@@ -187,15 +252,32 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		}
 		dispatch_frame(s, payload, len);
 	}
-	if (s->closing)
+	if (s->backlog && !over_limit(s) && !s->closing) {
+		/* Consumed to the end (a partial frame was copied). */
+		free(s->backlog);
+		s->backlog = NULL;
+		s->backlog_len = 0;
+	}
+	if (s->closing || s->draining)
 		return;
 	arm_stall(s);
 	session_flush(s);
-	if (!s->closing && s->inflight > s->d->cfg.out_limit && s->reading) {
-		/* The client is not reading its replies: stop reading it. */
-		uv_read_stop(st);
+	if (!s->closing && (s->backlog || over_limit(s)) && s->reading) {
+		uv_read_stop((uv_stream_t *)&s->pipe);
 		s->reading = false;
 	}
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct session *s = st->data;
+
+	if (nread < 0) {
+		session_close(s, nread == UV_EOF ? "closed by peer" : uv_strerror((int)nread));
+		return;
+	}
+	kmem_frame_decoder_feed(&s->dec, buf->base, (size_t)nread);
+	process(s);
 }
 
 /* ------------------------------------------------------------ sessions */
@@ -269,6 +351,7 @@ static void on_timer_close(uv_handle_t *h)
 {
 	struct session *s = h->data;
 
+	free(s->backlog);
 	kmem_frame_decoder_fini(&s->dec);
 	kmem_frame_buf_fini(&s->out);
 	free(s);

@@ -18,6 +18,9 @@ int server_listen(struct kmemd *d);
 void server_stop(struct kmemd *d);
 
 /* session_close - end a session: its leases are freed at once. */
+void session_end_after_write(struct session *s);
+/* (session_end_after_write: stop reading, send what is queued, then
+ * close - for protocol errors, so the client sees why.) */
 void session_close(struct session *s, const char *why);
 
 /*

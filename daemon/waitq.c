@@ -22,6 +22,7 @@ struct waiter {
 	struct kmemd_pool *p;
 	uint64_t seq;
 	struct alloc_args a;
+	bool done;		/* finished; memory goes with the timer's close */
 	struct waiter *next, *prev;
 };
 
@@ -47,6 +48,9 @@ static void on_timer_close(uv_handle_t *h)
 
 static void finish(struct waiter *w)
 {
+	if (w->done)
+		return;
+	w->done = true;
 	unlink_waiter(w);
 	uv_timer_stop(&w->timer);
 	uv_close((uv_handle_t *)&w->timer, on_timer_close);

@@ -62,6 +62,17 @@ void kmem_frame_decoder_feed(struct kmem_frame_decoder *d, const void *data,
 	d->in_len = len;
 }
 
+size_t kmem_frame_decoder_unread(struct kmem_frame_decoder *d,
+				 const uint8_t **p)
+{
+	size_t n = d->in_len;
+
+	*p = d->in;
+	d->in = NULL;
+	d->in_len = 0;
+	return n;
+}
+
 size_t kmem_frame_decoder_pending(const struct kmem_frame_decoder *d)
 {
 	return d->consumed ? 0 : d->hdr_len + d->len;

@@ -94,6 +94,15 @@ int kmem_frame_decoder_next(struct kmem_frame_decoder *d,
 			    const uint8_t **payload, size_t *len);
 
 /*
+ * kmem_frame_decoder_unread - hand back the part of the fed chunk that
+ * next() has not consumed yet (*p points into the chunk; returns its
+ * length), and forget it: a caller that stops taking frames midway (to
+ * apply back-pressure) copies these bytes and feeds them again later.
+ */
+size_t kmem_frame_decoder_unread(struct kmem_frame_decoder *d,
+				 const uint8_t **p);
+
+/*
  * kmem_frame_decoder_pending - bytes of an incomplete frame held in d
  * (header included).  Non-zero at end of stream means a truncated frame; a
  * peer that keeps it non-zero for long is stalling.
