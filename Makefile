@@ -55,7 +55,7 @@ CPPFLAGS    += -Iproto -I$(BUILD)/proto $(shell pkg-config --cflags libprotobuf-
 DAEMON_SRC := $(wildcard daemon/*.c)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 KMEMD      := $(BUILD)/kmemd
-DAEMON_LIBS = $(shell pkg-config --libs libuv jansson) $(PROTO_LIBS)
+DAEMON_LIBS = $(shell pkg-config --libs libuv jansson inih) $(PROTO_LIBS)
 
 # ---------------------------------------------------------------- client
 # libkmem: the client library (static and shared, soname libkmem.so.0).
@@ -110,7 +110,7 @@ RUN_SOCKET ?= $(if $(filter 0,$(shell id -u)),/run/kmemd/kmemd.sock,$(abspath $(
 run: deps
 	@$(MAKE) --no-print-directory $(KMEMD)
 	@echo "kmemd: starting on $(RUN_SOCKET) (Ctrl-C stops it); clients: KMEMD_SOCKET=$(RUN_SOCKET)"
-	$(KMEMD) --dev --socket $(RUN_SOCKET) $(RUN_ARGS)
+	$(KMEMD) --dev --config none --socket $(RUN_SOCKET) $(RUN_ARGS)
 
 demo: $(DEMO_BIN)
 	$(DEMO_BIN)
@@ -178,6 +178,13 @@ $(PROTO_A): $(PROTO_OBJ)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/testutil.o $(LIBT_A) $(PROTO_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs cmocka) $(PROTO_LIBS) $(LDLIBS)
+
+# The configuration test links the daemon's config code.
+CONFIG_OBJ := $(BUILD)/daemon/config.o $(BUILD)/daemon/conffile.o $(BUILD)/daemon/log.o
+$(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(BUILD)/tests/unit/testutil.o $(CONFIG_OBJ) $(LIBT_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs cmocka inih) $(LDLIBS)
+$(BUILD)/tests/unit/test_config.o: CPPFLAGS += -Idaemon
 
 $(BUILD)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)

@@ -2,6 +2,7 @@
  * config.c - defaults and the --pool spec parser.
  */
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,15 +42,20 @@ static int parse_ids(const char *v, uint32_t *ids, size_t *n)
 	return *n ? 0 : -1;
 }
 
-static int pool_key(struct pool_config *p, const char *k, const char *v)
+static bool name_ok(const char *v)
+{
+	size_t n = strlen(v);
+
+	return n > 0 && n < KMEMD_POOL_NAME_MAX && strspn(v,
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == n;
+}
+
+int config_pool_key(struct pool_config *p, const char *k, const char *v)
 {
 	if (!strcmp(k, "name")) {
-		size_t n = strlen(v);
-
-		if (n == 0 || n >= sizeof(p->name) || strspn(v,
-		    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != n)
+		if (!name_ok(v))
 			return -1;
-		memcpy(p->name, v, n + 1);
+		strcpy(p->name, v);
 		return 0;
 	}
 	if (!strcmp(k, "size"))
@@ -113,7 +119,7 @@ int config_add_pool(struct kmemd_config *c, const char *spec, char *err,
 			continue;
 		}
 		*eq = 0;
-		rc = pool_key(&p, kv, eq + 1);
+		rc = config_pool_key(&p, kv, eq + 1);
 		if (rc == -2) {
 			snprintf(err, errlen, "pool spec '%s': unknown key '%s' (keys: "
 				 "name size page policy uids gids quota path)", spec, kv);
@@ -137,6 +143,170 @@ int config_add_pool(struct kmemd_config *c, const char *spec, char *err,
 	}
 	c->pools[c->npools++] = p;
 	return 0;
+}
+
+static int parse_mode(const char *v, mode_t *m)
+{
+	char *end;
+	unsigned long x = strtoul(v, &end, 8);
+
+	if (*end || end == v || x > 0777)
+		return -1;
+	*m = (mode_t)x;
+	return 0;
+}
+
+static int parse_ms(const char *v, uint32_t *ms)
+{
+	char *end;
+	unsigned long x = strtoul(v, &end, 10);
+
+	if (*end || end == v || x == 0 || x > 3600000)
+		return -1;
+	*ms = (uint32_t)x;
+	return 0;
+}
+
+static int parse_gid(const char *v, gid_t *gid)
+{
+	struct group *g = getgrnam(v);
+	char *end;
+	unsigned long x;
+
+	if (g) {
+		*gid = g->gr_gid;
+		return 0;
+	}
+	x = strtoul(v, &end, 10);
+	if (*end || end == v || x >= UINT32_MAX)
+		return -1;
+	*gid = (gid_t)x;
+	return 0;
+}
+
+int config_daemon_key(struct kmemd_config *c, const char *k, const char *v)
+{
+	uint64_t x;
+
+	if (!strcmp(k, "socket")) {
+		if (!*v || strlen(v) >= sizeof(c->socket_path))
+			return -1;
+		strcpy(c->socket_path, v);
+		return 0;
+	}
+	if (!strcmp(k, "socket_mode"))
+		return parse_mode(v, &c->socket_mode);
+	if (!strcmp(k, "admin_group")) {
+		if (parse_gid(v, &c->admin_gid))
+			return -1;
+		c->have_admin_gid = true;
+		return 0;
+	}
+	if (!strcmp(k, "max_frame")) {
+		if (kmem_parse_size(v, &x) || x < 64 || x > (64u << 20))
+			return -1;
+		c->max_frame = (uint32_t)x;
+		return 0;
+	}
+	if (!strcmp(k, "log_level"))
+		return (c->log_level = log_parse_level(v)) < 0 ? -1 : 0;
+	if (!strcmp(k, "out_limit"))
+		return kmem_parse_size(v, &c->out_limit) || c->out_limit < 4096 ? -1 : 0;
+	if (!strcmp(k, "stall_timeout_ms"))
+		return parse_ms(v, &c->stall_timeout_ms);
+	return -2;
+}
+
+struct pool_config *config_new_pool(struct kmemd_config *c, const char *name,
+				    char *err, size_t errlen)
+{
+	struct pool_config *p;
+
+	if (!name_ok(name)) {
+		snprintf(err, errlen, "pool name '%s' is not 1-31 letters, digits, "
+			 "'_', '-' or '.'", name);
+		return NULL;
+	}
+	for (size_t i = 0; i < c->npools; i++) {
+		if (!strcmp(c->pools[i].name, name)) {
+			snprintf(err, errlen, "pool '%s' is defined twice", name);
+			return NULL;
+		}
+	}
+	if (c->npools == KMEMD_MAX_POOLS) {
+		snprintf(err, errlen, "too many pools (at most %d)", KMEMD_MAX_POOLS);
+		return NULL;
+	}
+	p = &c->pools[c->npools++];
+	memset(p, 0, sizeof(*p));
+	strcpy(p->name, name);
+	return p;
+}
+
+int config_check(const struct kmemd_config *c, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < c->npools; i++) {
+		const struct pool_config *p = &c->pools[i];
+		uint64_t ps = p->page_size ? p->page_size : 2u << 20;
+
+		if (!p->size) {
+			snprintf(err, errlen, "pool '%s' has no size", p->name);
+			return -1;
+		}
+		if (ps != 4096 && ps != (2u << 20) && ps != (1u << 30)) {
+			snprintf(err, errlen, "pool '%s': page size %llu is not 4K, "
+				 "2M or 1G", p->name, (unsigned long long)ps);
+			return -1;
+		}
+		if (p->size % ps) {
+			snprintf(err, errlen, "pool '%s': size %llu is not a multiple "
+				 "of its page size %llu", p->name,
+				 (unsigned long long)p->size, (unsigned long long)ps);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void print_ids(FILE *f, const char *key, const uint32_t *ids, size_t n)
+{
+	if (!n)
+		return;
+	fprintf(f, "%s =", key);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, " %u", ids[i]);
+	fprintf(f, "\n");
+}
+
+void config_print(const struct kmemd_config *c, FILE *f)
+{
+	static const char *const levels[] = { "error", "warn", "info", "debug" };
+
+	fprintf(f, "[kmemd]\nsocket = %s\nsocket_mode = %04o\n", c->socket_path,
+		(unsigned)c->socket_mode);
+	if (c->have_admin_gid)
+		fprintf(f, "admin_group = %u\n", (unsigned)c->admin_gid);
+	fprintf(f, "max_frame = %u\n", c->max_frame);
+	fprintf(f, "out_limit = %llu\n", (unsigned long long)c->out_limit);
+	fprintf(f, "stall_timeout_ms = %u\nlog_level = %s\n", c->stall_timeout_ms,
+		levels[c->log_level]);
+	for (size_t i = 0; i < c->npools; i++) {
+		const struct pool_config *p = &c->pools[i];
+
+		fprintf(f, "\n[pool %s]\nsize = %llu\npage_size = %llu\n", p->name,
+			(unsigned long long)p->size,
+			(unsigned long long)(p->page_size ? p->page_size : 2u << 20));
+		fprintf(f, "policy = %s\n", p->policy == KMEM_POLICY_VMEM ? "vmem" : "buddy");
+		print_ids(f, "uids", p->uids, p->nuids);
+		print_ids(f, "gids", p->gids, p->ngids);
+		if (p->quota)
+			fprintf(f, "quota = %llu\n", (unsigned long long)p->quota);
+		if (p->path[0])
+			fprintf(f, "path = %s\n", p->path);
+		fprintf(f, "allow_nohuge = %s\nrequire_contiguous = %s\n",
+			p->allow_nohuge ? "true" : "false",
+			p->require_contiguous ? "true" : "false");
+	}
 }
 
 void config_default_pool(struct kmemd_config *c, bool allow_nohuge)

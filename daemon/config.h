@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "kmem/heap.h"
@@ -53,6 +54,31 @@ struct kmemd_config {
 
 /* Defaults: socket, mode 0660, 1 MiB frames, 4 MiB output, 10 s stall. */
 void config_defaults(struct kmemd_config *c);
+
+/*
+ * config_daemon_key - set one [kmemd] key (the flag --KEY with '-' for
+ * '_').  Returns 0, -1 for a bad value, -2 for an unknown key.  Keys:
+ * socket, socket_mode, admin_group, max_frame, log_level, out_limit,
+ * stall_timeout_ms.
+ */
+int config_daemon_key(struct kmemd_config *c, const char *key,
+		      const char *value);
+
+/* config_pool_key - set one pool key (name size page policy uids gids
+ * quota path); 0, -1 bad value, -2 unknown key. */
+int config_pool_key(struct pool_config *p, const char *key, const char *value);
+
+/* config_new_pool - append an empty pool named name (checked: legal,
+ * unique, room left), or NULL with a sentence in err. */
+struct pool_config *config_new_pool(struct kmemd_config *c, const char *name,
+				    char *err, size_t errlen);
+
+/* config_check - whole-configuration checks (every pool has a size that
+ * is a multiple of its page size, ...).  0, or -1 with err. */
+int config_check(const struct kmemd_config *c, char *err, size_t errlen);
+
+/* config_print - the effective configuration, in kmemd.conf syntax. */
+void config_print(const struct kmemd_config *c, FILE *f);
 
 /*
  * config_add_pool - parse one --pool spec into c.  Returns 0, or -1 with

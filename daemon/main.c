@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "kmem/size.h"
+#include "conffile.h"
 #include "kmemd.h"
 #include "log.h"
 #include "pools.h"
@@ -40,6 +41,10 @@ static const char usage[] =
 "      --stall-timeout MS  a frame half received this long closes the\n"
 "                          session (default 10000)\n"
 "  -l, --log-level LEVEL   error, warn, info (default) or debug\n"
+"  -c, --config FILE       configuration file (default " KMEMD_DEFAULT_CONFIG "\n"
+"                          when it exists; 'none' for no file); flags win\n"
+"      --check-config FILE validate FILE (with the flags), print the\n"
+"                          effective configuration, exit 0 or 1\n"
 "  -h, --help, -V, --version\n";
 
 uint64_t kmemd_now_ns(void)
@@ -47,22 +52,30 @@ uint64_t kmemd_now_ns(void)
 	return uv_hrtime();
 }
 
-static int parse_group(const char *s, gid_t *gid)
+/*
+ * The config file comes first (defaults < file < flags): find --config or
+ * --check-config before the other flags are applied.
+ */
+static const char *config_path(int argc, char **argv, bool *check)
 {
-	struct group *g = getgrnam(s);
-	char *end;
-	unsigned long v;
+	const char *path = NULL;
 
-	if (g) {
-		*gid = g->gr_gid;
-		return 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+
+		if (!strncmp(a, "--config=", 9))
+			v = a + 9;
+		else if (!strncmp(a, "--check-config=", 15))
+			v = a + 15, *check = true;
+		else if ((!strcmp(a, "--config") || !strcmp(a, "--check-config")) &&
+			 i + 1 < argc) {
+			*check |= a[2] == 'c' && a[3] == 'h';
+			v = argv[++i];
+		}
+		if (v)
+			path = v;
 	}
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || end == s)
-		return -1;
-	*gid = (gid_t)v;
-	return 0;
+	return path;
 }
 
 static int parse_args(int argc, char **argv, struct kmemd_config *c, bool *dev)
@@ -74,85 +87,48 @@ static int parse_args(int argc, char **argv, struct kmemd_config *c, bool *dev)
 		{ "admin-group", required_argument, NULL, 'g' },
 		{ "max-frame", required_argument, NULL, 'F' },
 		{ "log-level", required_argument, NULL, 'l' },
-		{ "dev", no_argument, NULL, 'D' },
 		{ "out-limit", required_argument, NULL, 'O' },
 		{ "stall-timeout", required_argument, NULL, 'T' },
+		{ "config", required_argument, NULL, 'C' },
+		{ "check-config", required_argument, NULL, 'K' },
+		{ "dev", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const struct { int opt; const char *key; } keys[] = {
+		{ 's', "socket" }, { 'm', "socket_mode" }, { 'g', "admin_group" },
+		{ 'F', "max_frame" }, { 'l', "log_level" }, { 'O', "out_limit" },
+		{ 'T', "stall_timeout_ms" },
+	};
 	char err[512];
-	uint64_t v;
 	int o;
 
 	while ((o = getopt_long(argc, argv, "s:m:p:g:l:hV", opts, NULL)) != -1) {
-		switch (o) {
-		case 's':
-			if (strlen(optarg) >= sizeof(c->socket_path)) {
-				fprintf(stderr, "kmemd: socket path too long\n");
-				return 2;
-			}
-			strcpy(c->socket_path, optarg);
-			break;
-		case 'm': {
-			char *end;
-			unsigned long m = strtoul(optarg, &end, 8);
+		bool done = false;
 
-			if (*end || end == optarg || m > 0777) {
-				fprintf(stderr, "kmemd: --socket-mode: '%s' is not an "
-					"octal mode like 0660\n", optarg);
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			if (keys[i].opt != o)
+				continue;
+			if (config_daemon_key(c, keys[i].key, optarg)) {
+				fprintf(stderr, "kmemd: bad value '%s' for --%s\n",
+					optarg, keys[i].key);
 				return 2;
 			}
-			c->socket_mode = (mode_t)m;
-			break;
+			done = true;
 		}
+		if (done)
+			continue;
+		switch (o) {
 		case 'p':
 			if (config_add_pool(c, optarg, err, sizeof(err))) {
 				fprintf(stderr, "kmemd: --pool: %s\n", err);
 				return 2;
 			}
 			break;
-		case 'g':
-			if (parse_group(optarg, &c->admin_gid)) {
-				fprintf(stderr, "kmemd: no group '%s'\n", optarg);
-				return 2;
-			}
-			c->have_admin_gid = true;
-			break;
-		case 'F':
-			if (kmem_parse_size(optarg, &v) || v < 64 || v > (64u << 20)) {
-				fprintf(stderr, "kmemd: --max-frame: '%s' is not a size "
-					"from 64 to 64M\n", optarg);
-				return 2;
-			}
-			c->max_frame = (uint32_t)v;
-			break;
-		case 'O':
-			if (kmem_parse_size(optarg, &c->out_limit) ||
-			    c->out_limit < 4096) {
-				fprintf(stderr, "kmemd: --out-limit: '%s' is not a "
-					"size of at least 4K\n", optarg);
-				return 2;
-			}
-			break;
-		case 'T': {
-			char *end;
-			unsigned long ms = strtoul(optarg, &end, 10);
-
-			if (*end || end == optarg || ms == 0 || ms > 3600000) {
-				fprintf(stderr, "kmemd: --stall-timeout: '%s' is not "
-					"1..3600000 ms\n", optarg);
-				return 2;
-			}
-			c->stall_timeout_ms = (uint32_t)ms;
-			break;
-		}
-		case 'l':
-			if ((c->log_level = log_parse_level(optarg)) < 0) {
-				fprintf(stderr, "kmemd: unknown log level '%s'\n", optarg);
-				return 2;
-			}
-			break;
+		case 'C':
+		case 'K':
+			break;		/* read before the flags */
 		case 'D':
 			*dev = true;
 			break;
@@ -171,6 +147,39 @@ static int parse_args(int argc, char **argv, struct kmemd_config *c, bool *dev)
 	if (optind < argc) {
 		fprintf(stderr, "kmemd: unexpected argument '%s'\n%s", argv[optind], usage);
 		return 2;
+	}
+	if (config_check(c, err, sizeof(err))) {
+		fprintf(stderr, "kmemd: %s\n", err);
+		return 2;
+	}
+	return 0;
+}
+
+/* Defaults, then the config file (given, or the default one if present),
+ * then the flags.  Returns 0 to run, 1 to exit 0, 2/3 to exit with it. */
+static int configure(int argc, char **argv, struct kmemd_config *c, bool *dev)
+{
+	bool check = false;
+	const char *path = config_path(argc, argv, &check);
+	char err[512];
+	int rc;
+
+	config_defaults(c);
+	if (!path && access(KMEMD_DEFAULT_CONFIG, F_OK) == 0)
+		path = KMEMD_DEFAULT_CONFIG;
+	if (path && strcmp(path, "none") &&
+	    config_load_file(c, path, err, sizeof(err))) {
+		fprintf(stderr, "kmemd: %s\n", err);
+		return check ? 3 : 2;
+	}
+	rc = parse_args(argc, argv, c, dev);
+	if (rc)
+		return check && rc == 2 ? 3 : rc;
+	if (check) {
+		if (c->npools == 0)
+			config_default_pool(c, *dev);
+		config_print(c, stdout);
+		return 1;
 	}
 	return 0;
 }
@@ -248,10 +257,9 @@ int main(int argc, char **argv)
 	bool dev = false;
 	int rc;
 
-	config_defaults(&d.cfg);
-	rc = parse_args(argc, argv, &d.cfg, &dev);
+	rc = configure(argc, argv, &d.cfg, &dev);
 	if (rc)
-		return rc == 1 ? 0 : 2;
+		return rc == 1 ? 0 : rc == 3 ? 1 : 2;
 	log_set_level(d.cfg.log_level);
 	if (d.cfg.npools == 0)
 		config_default_pool(&d.cfg, dev);

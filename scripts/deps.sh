@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="gcc make pkg-config libuv1-dev libprotobuf-c-dev protobuf-c-compiler
-libcmocka-dev libjansson-dev libjemalloc-dev libmimalloc-dev"
+libcmocka-dev libjansson-dev libjemalloc-dev libmimalloc-dev libinih-dev"
 
 missing=""
 for p in $PACKAGES; do
