@@ -55,11 +55,11 @@ CPPFLAGS    += -Iproto -I$(BUILD)/proto $(shell pkg-config --cflags libprotobuf-
 DAEMON_SRC := $(wildcard daemon/*.c)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 KMEMD      := $(BUILD)/kmemd
-DAEMON_LIBS = $(shell pkg-config --libs libuv jansson inih) $(PROTO_LIBS)
+DAEMON_LIBS = $(shell pkg-config --libs libuv jansson inih libsystemd) $(PROTO_LIBS)
 
 # ---------------------------------------------------------------- client
 # libkmem: the client library (static and shared, soname libkmem.so.0).
-CLIENT_SRC := $(wildcard client/*.c)
+CLIENT_SRC := $(filter-out client/kmemctl%,$(wildcard client/*.c))
 CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
 CLIENT_A   := $(BUILD)/libkmem.a
 CLIENT_SO  := $(BUILD)/libkmem.so.0
@@ -81,6 +81,8 @@ BENCH_LIBS = -ljemalloc -lmimalloc
 DEMO_BIN := $(BUILD)/kmem-demo
 
 VERSION  := 0.1.0
+SYSCONFDIR ?= /etc
+UNITDIR  ?= /lib/systemd/system
 
 .PHONY: all test check bench run demo deps install clean test-run
 .SECONDARY:
@@ -126,6 +128,18 @@ install: all
 	  $(DESTDIR)$(PREFIX)/include/kmem/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' client/kmem.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/kmem.pc
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/kmemd \
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
+	  $(DESTDIR)$(PREFIX)/share/doc/kmemd
+	for u in kmemd.service kmemd.socket; do \
+	  sed -e 's|@SBINDIR@|$(PREFIX)/sbin|' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|' \
+	    systemd/$$u.in > $(DESTDIR)$(UNITDIR)/$$u; done
+	install -m 0644 systemd/kmemd.conf.example systemd/kmemd-hugepages.conf \
+	  $(DESTDIR)$(PREFIX)/share/doc/kmemd/
+	test -e $(DESTDIR)$(SYSCONFDIR)/kmemd/kmemd.conf || install -m 0644 \
+	  systemd/kmemd.conf.example $(DESTDIR)$(SYSCONFDIR)/kmemd/kmemd.conf
+	install -m 0644 daemon/kmemd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 daemon/kmemd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:
 	rm -rf build

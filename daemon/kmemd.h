@@ -66,6 +66,7 @@ struct kmemd {
 	struct lease_table leases;
 	uv_pipe_t listener;
 	bool listening;
+	bool socket_activated;		/* the listener came from systemd */
 	uv_signal_t sigterm, sigint;
 	struct session *sessions;	/* list of live sessions */
 	size_t nsessions;

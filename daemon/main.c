@@ -20,6 +20,7 @@
 #include "conffile.h"
 #include "kmemd.h"
 #include "log.h"
+#include "notify.h"
 #include "pools.h"
 #include "server.h"
 #include "waitq.h"
@@ -221,6 +222,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 		return;
 	d->stopping = true;
 	log_info("%s: shutting down", strsignal(signum));
+	notify_stopping(d);
 	server_stop(d);
 	waitq_drop_all(d);
 	for (struct session *s = d->sessions; s; s = s->next) {
@@ -282,6 +284,7 @@ int main(int argc, char **argv)
 	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d.sigint, on_signal, SIGINT);
 	log_info("kmemd %s ready: %zu pool(s)", KMEMD_VERSION, d.npools);
+	notify_ready(&d);
 
 	uv_run(d.loop, UV_RUN_DEFAULT);
 

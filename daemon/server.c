@@ -31,6 +31,7 @@
 #include "dispatch.h"
 #include "leases.h"
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 
 struct wreq {
@@ -450,7 +451,12 @@ static int bind_socket(const struct kmemd_config *c)
 
 int server_listen(struct kmemd *d)
 {
-	int fd = bind_socket(&d->cfg), rc;
+	int fd = notify_listen_fd(d->cfg.socket_path), rc;
+
+	/* Socket activation: systemd bound it (and owns the file). */
+	d->socket_activated = fd >= 0;
+	if (fd < 0)
+		fd = bind_socket(&d->cfg);
 
 	if (fd < 0)
 		return -1;
@@ -462,12 +468,16 @@ int server_listen(struct kmemd *d)
 	if (rc < 0) {
 		log_err("listen %s: %s", d->cfg.socket_path, uv_strerror(rc));
 		uv_close((uv_handle_t *)&d->listener, NULL);
-		unlink(d->cfg.socket_path);
+		if (!d->socket_activated)
+			unlink(d->cfg.socket_path);
 		return -1;
 	}
 	d->listening = true;
-	log_info("listening on %s (mode %04o)", d->cfg.socket_path,
-		 (unsigned)d->cfg.socket_mode);
+	if (d->socket_activated)
+		log_info("listening on %s (from systemd)", d->cfg.socket_path);
+	else
+		log_info("listening on %s (mode %04o)", d->cfg.socket_path,
+			 (unsigned)d->cfg.socket_mode);
 	return 0;
 }
 
@@ -477,5 +487,6 @@ void server_stop(struct kmemd *d)
 		return;
 	d->listening = false;
 	uv_close((uv_handle_t *)&d->listener, NULL);
-	unlink(d->cfg.socket_path);
+	if (!d->socket_activated)
+		unlink(d->cfg.socket_path);
 }

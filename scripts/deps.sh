@@ -4,7 +4,8 @@
 set -eu
 
 PACKAGES="gcc make pkg-config libuv1-dev libprotobuf-c-dev protobuf-c-compiler
-libcmocka-dev libjansson-dev libjemalloc-dev libmimalloc-dev libinih-dev"
+libcmocka-dev libjansson-dev libjemalloc-dev libmimalloc-dev libinih-dev
+libsystemd-dev"
 
 missing=""
 for p in $PACKAGES; do
