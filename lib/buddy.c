@@ -407,6 +407,88 @@ int kmem_buddy_alloc_size_of(const struct kmem_buddy *b, uint64_t off,
 	return 0;
 }
 
+/* The free block containing page p, or NIL (see classify). */
+static uint32_t free_block_of(const struct kmem_buddy *b, uint64_t p)
+{
+	for (unsigned k = 0; k <= b->max_order; k++) {
+		uint64_t h = p & ~(((uint64_t)1 << k) - 1);
+		const struct page *pg = &b->pg[h];
+
+		if (pg->state == PG_NONE)
+			continue;
+		return pg->state == PG_FREE && p < h + block_pages(pg) ?
+		       (uint32_t)h : NIL;
+	}
+	return NIL;
+}
+
+/* Is the aligned block [q, q + 2^k) wholly inside one free block? */
+static bool block_is_free(const struct kmem_buddy *b, uint64_t q, unsigned k)
+{
+	uint32_t h = free_block_of(b, q);
+
+	return h != NIL && b->pg[h].order >= k;
+}
+
+/* Split the free block holding [q, q + 2^k) down to exactly that block and
+ * mark it allocated. */
+static void carve(struct kmem_buddy *b, uint64_t q, unsigned k)
+{
+	uint32_t h = free_block_of(b, q);
+	unsigned o = b->pg[h].order;
+
+	list_del(b, h);
+	while (o > k) {
+		uint32_t half = (uint32_t)1 << --o;
+
+		if (q >= h + half) {
+			list_push(b, h, o);
+			h += half;
+		} else {
+			list_push(b, h + half, o);
+		}
+	}
+	b->pg[h].state = PG_ALLOC;
+	b->pg[h].order = (uint8_t)k;
+}
+
+int kmem_buddy_claim(struct kmem_buddy *b, uint64_t off, uint64_t size)
+{
+	uint64_t rel, p, n, end, q;
+	unsigned c;
+
+	if (size == 0)
+		return KMEM_EZEROSIZE;
+	if (off < b->base || (off - b->base) >> b->page_shift >= b->npages)
+		return KMEM_ERANGE;
+	rel = off - b->base;
+	p = rel >> b->page_shift;
+	n = size_to_pages(b, size);
+	if (n == 0 || n > ((uint64_t)1 << b->max_order) || p + n > b->npages)
+		return KMEM_ETOOBIG;
+	c = kmem_log2_ceil(n);
+	/* Only what an allocation could have been: aligned to its rounded
+	 * size, as every block and exact allocation is. */
+	if ((rel & (b->page_size - 1)) || (p & (((uint64_t)1 << c) - 1)))
+		return KMEM_EMISALIGNED;
+	end = p + n;
+	for (q = p; q < end; q += (uint64_t)1 << fit_order(b, q, end))
+		if (!block_is_free(b, q, fit_order(b, q, end)))
+			return KMEM_EBUSY;
+	for (q = p; q < end; q += (uint64_t)1 << fit_order(b, q, end)) {
+		carve(b, q, fit_order(b, q, end));
+		if (q != p)
+			b->pg[q].state = PG_NONE;
+	}
+	if (n != ((uint64_t)1 << c)) {
+		b->pg[p].state = PG_EXACT;
+		b->pg[p].order = (uint8_t)c;
+		b->pg[p].next = (uint32_t)n;
+	}
+	b->allocs++;
+	return 0;
+}
+
 int kmem_buddy_alloc_within(struct kmem_buddy *b, unsigned order, uint64_t lo,
 			    uint64_t hi, uint64_t *off)
 {

@@ -250,3 +250,31 @@ int kmem_heap_xalloc(struct kmem_heap *h, const struct kmem_alloc_req *req,
 		  kmem__size_str(largest, s2));
 	return KMEM_ENOMEM;
 }
+
+int kmem_heap_claim(struct kmem_heap *h, uint64_t off, uint64_t len)
+{
+	struct arena *a = kmem__heap_arena_of(h, off);
+	int rc;
+
+	if (!a || len == 0 || len > a->d.base + a->d.size - off)
+		return len == 0 ? KMEM_EZEROSIZE : KMEM_ERANGE;
+	if (a->buddy) {
+		rc = kmem_buddy_claim(a->buddy, off, len);
+	} else {
+		struct kmem_vmem_req r = {
+			.size = len, .minaddr = off, .maxaddr = off + len,
+		};
+		uint64_t got;
+
+		rc = kmem_vmem_xalloc(a->vmem, &r, &got);
+		if (rc == KMEM_ENOMEM || rc == KMEM_ECONSTRAINT)
+			rc = KMEM_EBUSY;
+		else if (rc == 0 && got != off) {
+			kmem_vmem_free(a->vmem, got);
+			rc = KMEM_EMISALIGNED;
+		}
+	}
+	if (rc == 0)
+		kmem__heap_zero_forget(h, off, len);
+	return rc;
+}

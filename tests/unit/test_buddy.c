@@ -327,6 +327,84 @@ static void test_buddy_create_fault_injection(void **state)
 	assert_int_equal(kmem_fault_live(), live);
 }
 
+/* Claiming rebuilds exactly what allocations left, in any order. */
+static void test_buddy_claim_rebuilds_state(void **state)
+{
+	uint64_t seed = tu_seed("buddy claim"), rng = seed;
+	struct kmem_buddy *a = mk(0, 512, 0), *b = mk(0, 512, 0);
+	struct kmem_buddy_stats sa, sb;
+	uint64_t off[64], len[64];
+	int n = 0;
+
+	(void)state;
+	/* A history of exact and block allocations with frees in between. */
+	for (int i = 0; i < 200 && n < 64; i++) {
+		uint64_t pages = 1 + tu_below(&rng, 24), o;
+
+		if (n && tu_below(&rng, 3) == 0) {
+			int j = (int)tu_below(&rng, (uint64_t)n);
+
+			assert_int_equal(kmem_buddy_free(a, off[j]), 0);
+			off[j] = off[--n];
+			len[j] = len[n];
+			continue;
+		}
+		if (kmem_buddy_alloc_exact(a, pages * PS, &o) == 0) {
+			off[n] = o;
+			len[n++] = pages * PS;
+		}
+	}
+	/* Claim them into a fresh allocator, in reverse order. */
+	for (int j = n - 1; j >= 0; j--)
+		assert_int_equal(kmem_buddy_claim(b, off[j], len[j]), 0);
+	assert_int_equal(kmem_buddy_check(b), 0);
+	kmem_buddy_stats(a, &sa);
+	kmem_buddy_stats(b, &sb);
+	assert_int_equal(sa.free_bytes, sb.free_bytes);
+	for (int j = 0; j < n; j++) {
+		uint64_t sz;
+
+		assert_int_equal(kmem_buddy_alloc_size_of(b, off[j], &sz), 0);
+		assert_int_equal(sz, len[j]);
+	}
+	/* Claiming something in use, or misplaced, changes nothing. */
+	if (n) {
+		assert_int_equal(kmem_buddy_claim(b, off[0], len[0]), KMEM_EBUSY);
+		kmem_buddy_stats(b, &sa);
+		assert_int_equal(kmem_buddy_claim(b, 1 * PS, 2 * PS), KMEM_EMISALIGNED);
+		assert_int_equal(kmem_buddy_claim(b, 600 * PS, PS), KMEM_ERANGE);
+		assert_int_equal(kmem_buddy_claim(b, 0, 0), KMEM_EZEROSIZE);
+		kmem_buddy_stats(b, &sb);
+		assert_memory_equal(&sa, &sb, sizeof(sa));
+	}
+	for (int j = 0; j < n; j++)
+		assert_int_equal(kmem_buddy_free_exact(b, off[j], len[j]), 0);
+	assert_true(kmem_buddy_is_pristine(b));
+	kmem_buddy_destroy(a);
+	kmem_buddy_destroy(b);
+}
+
+/* The worked case: an exact allocation whose tail pages were reused. */
+static void test_buddy_claim_exact_with_reused_tail(void **state)
+{
+	struct kmem_buddy *b = mk(0, 128, 0);
+	uint64_t off;
+
+	(void)state;
+	/* B (16 pages at 48) claimed first, then A (33 pages at 0). */
+	assert_int_equal(kmem_buddy_claim(b, 48 * PS, 16 * PS), 0);
+	assert_int_equal(kmem_buddy_claim(b, 0, 33 * PS), 0);
+	assert_int_equal(kmem_buddy_check(b), 0);
+	assert_int_equal(kmem_buddy_free_bytes(b), (128 - 49) * PS);
+	assert_int_equal(kmem_buddy_alloc_order(b, 3, &off), 0);
+	assert_int_equal(off, 40 * PS);
+	assert_int_equal(kmem_buddy_free(b, off), 0);
+	assert_int_equal(kmem_buddy_free(b, 0), 0);
+	assert_int_equal(kmem_buddy_free(b, 48 * PS), 0);
+	assert_true(kmem_buddy_is_pristine(b));
+	kmem_buddy_destroy(b);
+}
+
 /* ------------------------------------------------------------ model test */
 
 struct live {
@@ -435,6 +513,8 @@ int main(void)
 		cmocka_unit_test(test_buddy_alloc_within_window),
 		cmocka_unit_test(test_buddy_meta_under_half_percent),
 		cmocka_unit_test(test_buddy_create_fault_injection),
+		cmocka_unit_test(test_buddy_claim_rebuilds_state),
+		cmocka_unit_test(test_buddy_claim_exact_with_reused_tail),
 		cmocka_unit_test(test_buddy_model_random),
 		cmocka_unit_test(test_buddy_model_small_range),
 	};

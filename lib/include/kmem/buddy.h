@@ -87,6 +87,16 @@ int kmem_buddy_alloc_within(struct kmem_buddy *b, unsigned order, uint64_t lo,
 			    uint64_t hi, uint64_t *off);
 
 /*
+ * kmem_buddy_claim - allocate exactly [off, off + size) (size rounded up
+ * to pages), as an allocation of that size made earlier would have lain:
+ * off must be aligned to the size rounded up to a power of two of pages.
+ * For rebuilding the allocator's state after a restart.  Errors, changing
+ * nothing: KMEM_EZEROSIZE, KMEM_ERANGE, KMEM_ETOOBIG, KMEM_EMISALIGNED,
+ * KMEM_EBUSY when any page of the range is not free.
+ */
+int kmem_buddy_claim(struct kmem_buddy *b, uint64_t off, uint64_t size);
+
+/*
  * kmem_buddy_trim - turn the allocated block at off into an exact
  * allocation of ceil(size / page_size) pages, giving the tail back (as
  * alloc_exact does).  For callers that need a block placed by

@@ -151,6 +151,15 @@ int kmem_heap_xalloc(struct kmem_heap *h, const struct kmem_alloc_req *req,
 		     struct kmem_alloc_res *res, char *msg, size_t msglen);
 
 /*
+ * kmem_heap_claim - take exactly [off, off + len) as a page allocation (a
+ * page allocation that existed before a restart, from a journal).  The
+ * range must lie in one arena and be free; for buddy arenas it must be
+ * aligned as the allocator would have placed it (kmem_buddy_claim).
+ * Errors change nothing: KMEM_ERANGE, KMEM_EMISALIGNED, KMEM_EBUSY, ...
+ */
+int kmem_heap_claim(struct kmem_heap *h, uint64_t off, uint64_t len);
+
+/*
  * kmem_heap_size_of - bytes occupied by the allocation at off (object size
  * for slab objects).  Errors as kmem_heap_free, nothing changes.
  */
