@@ -71,6 +71,17 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_BINS = $(UNIT_BIN)
 
+# ---------------------------------------------------------------- integration
+# Integration tests drive the real kmemd ($(KMEMD), passed as $KMEMD_BIN)
+# through libkmem and raw sockets.  The folder's other .c files (harness,
+# raw client) are code shared by them, not tests.  Their rules are at the
+# end of the rules section.
+INTEG_SRC := $(wildcard tests/integration/test_*.c)
+INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
+INTEG_LIB := $(filter-out $(INTEG_SRC),$(wildcard tests/integration/*.c))
+INTEG_HARNESS := $(INTEG_LIB:%.c=$(BUILD)/%.o)
+TEST_BINS += $(INTEG_BIN)
+
 # ---------------------------------------------------------------- bench
 # benchutil.c is shared code linked into every benchmark, not one itself.
 BENCH_SRC := $(filter-out bench/benchutil.c,$(wildcard bench/*.c))
@@ -97,8 +108,8 @@ test: deps
 check: deps
 	@$(MAKE) --no-print-directory BUILD=build/san SANITIZE=1 OPT=-O1 test-run
 
-test-run: $(TEST_BINS)
-	@sh tests/run-tests.sh $(TEST_BINS)
+test-run: $(TEST_BINS) $(KMEMD)
+	@KMEMD_BIN=$(abspath $(KMEMD)) sh tests/run-tests.sh $(TEST_BINS)
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_BIN)
@@ -211,5 +222,17 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL) $(LIB_A)
 
 $(DEMO_BIN): $(BUILD)/tools/kmem-demo.o $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Integration tests (see the integration variables above).
+$(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(INTEG_HARNESS) \
+		$(BUILD)/tests/unit/testutil.o $(CLIENT_A) $(PROTO_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs cmocka jansson) \
+	  $(PROTO_LIBS) -lpthread $(LDLIBS)
+
+$(BUILD)/tests/integration/%.o: tests/integration/%.c | $(PROTO_GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) \
+	  $(shell pkg-config --cflags cmocka jansson) -c -o $@ $<
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
