@@ -91,13 +91,25 @@ BENCH_LIBS = -ljemalloc -lmimalloc
 
 DEMO_BIN := $(BUILD)/kmem-demo
 
+# ---------------------------------------------------------------- kmemctl
+# The command-line tool (client/kmemctl*.c, not part of libkmem): a libkmem
+# client; human sizes come from the engine's fmt.o.  Its tests (tests/cli/)
+# run the real kmemd and kmemctl, named by $KMEMD_BIN and $KMEMCTL_BIN.
+KMEMCTL_SRC := $(wildcard client/kmemctl*.c)
+KMEMCTL_OBJ := $(KMEMCTL_SRC:%.c=$(BUILD)/%.o)
+KMEMCTL     := $(BUILD)/kmemctl
+CLI_TEST    := $(BUILD)/tests/cli/test_kmemctl
+TEST_BINS   += $(CLI_TEST)
+export KMEMD_BIN = $(abspath $(KMEMD))
+export KMEMCTL_BIN = $(abspath $(KMEMCTL))
+
 VERSION  := 0.1.0
 SYSCONFDIR ?= /etc
 UNITDIR  ?= /lib/systemd/system
 
 .PHONY: all test check bench run demo deps install clean test-run
 .SECONDARY:
-all: $(LIB_A) $(KMEMD) $(CLIENT_A) $(CLIENT_SO) $(DEMO_BIN)
+all: $(LIB_A) $(KMEMD) $(CLIENT_A) $(CLIENT_SO) $(DEMO_BIN) $(KMEMCTL)
 
 deps:
 	@sh scripts/deps.sh
@@ -132,6 +144,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	  $(DESTDIR)$(PREFIX)/include/kmem
 	install -m 0755 $(KMEMD) $(DESTDIR)$(PREFIX)/sbin/kmemd
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(KMEMCTL) $(DESTDIR)$(PREFIX)/bin/kmemctl
 	install -m 0644 $(CLIENT_A) $(DESTDIR)$(PREFIX)/lib/libkmem.a
 	install -m 0755 $(CLIENT_SO) $(DESTDIR)$(PREFIX)/lib/libkmem.so.0
 	ln -sf libkmem.so.0 $(DESTDIR)$(PREFIX)/lib/libkmem.so
@@ -199,6 +213,23 @@ $(KMEMD): $(DAEMON_OBJ) $(PROTO_A) $(LIB_A)
 $(PROTO_A): $(PROTO_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+$(KMEMCTL): $(KMEMCTL_OBJ) $(CLIENT_A) $(BUILD)/lib/fmt.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs jansson) \
+	  $(CLIENT_LIBS) $(LDLIBS)
+
+$(KMEMCTL_OBJ): CPPFLAGS += $(shell pkg-config --cflags jansson)
+
+# The CLI test runs the binaries: building it builds them.
+$(CLI_TEST): $(BUILD)/tests/cli/test_kmemctl.o $(BUILD)/tests/cli/cliutil.o \
+		| $(KMEMD) $(KMEMCTL)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs cmocka jansson) $(LDLIBS)
+
+$(BUILD)/tests/cli/%.o: tests/cli/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags cmocka jansson) \
+	  -c -o $@ $<
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/testutil.o $(LIBT_A) $(PROTO_A)
 	@mkdir -p $(dir $@)
