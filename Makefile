@@ -89,6 +89,14 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 BENCH_UTIL := $(BUILD)/bench/benchutil.o
 BENCH_LIBS = -ljemalloc -lmimalloc
 
+# ---------------------------------------------------------------- http
+# The stats endpoint (daemon/http.c) parses with Debian's http-parser,
+# which ships no pkg-config file.  Its tests drive the real kmemd.
+DAEMON_LIBS   += -lhttp_parser
+HTTP_TEST_SRC := $(wildcard tests/http/test_*.c)
+HTTP_TEST_BIN := $(HTTP_TEST_SRC:tests/http/%.c=$(BUILD)/tests/http/%)
+TEST_BINS     += $(HTTP_TEST_BIN)
+
 DEMO_BIN := $(BUILD)/kmem-demo
 
 # ---------------------------------------------------------------- kmemctl
@@ -246,6 +254,17 @@ $(BUILD)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -DKMEM_FAULT_INJECT $(CFLAGS) \
 	  $(shell pkg-config --cflags cmocka) -c -o $@ $<
+
+$(BUILD)/tests/http/%: $(BUILD)/tests/http/%.o $(BUILD)/tests/http/httpc.o \
+		$(CLIENT_A) $(PROTO_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs cmocka jansson) \
+	  -lhttp_parser $(PROTO_LIBS) -lpthread -lm $(LDLIBS)
+
+$(BUILD)/tests/http/%.o: tests/http/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags cmocka jansson) \
+	  -c -o $@ $<
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL) $(LIB_A)
 	@mkdir -p $(dir $@)

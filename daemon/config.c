@@ -1,6 +1,7 @@
 /*
  * config.c - defaults and the --pool spec parser.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <stdio.h>
@@ -20,6 +21,14 @@ void config_defaults(struct kmemd_config *c)
 	c->log_level = LOG_INFO;
 	c->out_limit = 4u << 20;
 	c->stall_timeout_ms = 10000;
+	snprintf(c->stats_socket_path, sizeof(c->stats_socket_path), "%s",
+		 KMEMD_DEFAULT_STATS_SOCKET);
+	/* Stats name client pids, uids and commands, and each request costs
+	 * the allocation loop time: the same group as the allocation
+	 * socket, by default, rather than every local user. */
+	c->stats_socket_mode = 0660;
+	snprintf(c->stats_address, sizeof(c->stats_address), "127.0.0.1");
+	c->stats_timeout_ms = 10000;
 }
 
 static int parse_ids(const char *v, uint32_t *ids, size_t *n)
@@ -184,6 +193,43 @@ static int parse_gid(const char *v, gid_t *gid)
 	return 0;
 }
 
+/* The HTTP stats endpoint's keys, without their "stats_" prefix. */
+static int stats_key(struct kmemd_config *c, const char *k, const char *v)
+{
+	unsigned char addr[16];
+	char *end;
+	unsigned long x;
+
+	if (!strcmp(k, "socket")) {
+		if (!*v || strlen(v) >= sizeof(c->stats_socket_path))
+			return -1;
+		memset(c->stats_socket_path, 0, sizeof(c->stats_socket_path));
+		if (strcmp(v, "none"))
+			strcpy(c->stats_socket_path, v);
+		return 0;
+	}
+	if (!strcmp(k, "socket_mode"))
+		return parse_mode(v, &c->stats_socket_mode);
+	if (!strcmp(k, "port")) {
+		x = strtoul(v, &end, 10);
+		if (*end || end == v || *v == '-' || x > 65535)
+			return -1;
+		c->stats_port = (uint16_t)x;
+		return 0;
+	}
+	if (!strcmp(k, "address")) {
+		if (strlen(v) >= sizeof(c->stats_address) ||
+		    (inet_pton(AF_INET, v, addr) != 1 &&
+		     inet_pton(AF_INET6, v, addr) != 1))
+			return -1;
+		strcpy(c->stats_address, v);
+		return 0;
+	}
+	if (!strcmp(k, "timeout_ms"))
+		return parse_ms(v, &c->stats_timeout_ms);
+	return -2;
+}
+
 int config_daemon_key(struct kmemd_config *c, const char *k, const char *v)
 {
 	uint64_t x;
@@ -214,6 +260,8 @@ int config_daemon_key(struct kmemd_config *c, const char *k, const char *v)
 		return kmem_parse_size(v, &c->out_limit) || c->out_limit < 4096 ? -1 : 0;
 	if (!strcmp(k, "stall_timeout_ms"))
 		return parse_ms(v, &c->stall_timeout_ms);
+	if (!strncmp(k, "stats_", 6))
+		return stats_key(c, k + 6, v);
 	return -2;
 }
 
@@ -245,6 +293,11 @@ struct pool_config *config_new_pool(struct kmemd_config *c, const char *name,
 
 int config_check(const struct kmemd_config *c, char *err, size_t errlen)
 {
+	if (!strcmp(c->stats_socket_path, c->socket_path)) {
+		snprintf(err, errlen, "the stats socket and the allocation socket "
+			 "are both %s", c->socket_path);
+		return -1;
+	}
 	for (size_t i = 0; i < c->npools; i++) {
 		const struct pool_config *p = &c->pools[i];
 		uint64_t ps = p->page_size ? p->page_size : 2u << 20;
@@ -290,6 +343,11 @@ void config_print(const struct kmemd_config *c, FILE *f)
 	fprintf(f, "out_limit = %llu\n", (unsigned long long)c->out_limit);
 	fprintf(f, "stall_timeout_ms = %u\nlog_level = %s\n", c->stall_timeout_ms,
 		levels[c->log_level]);
+	fprintf(f, "stats_socket = %s\nstats_socket_mode = %04o\n",
+		c->stats_socket_path[0] ? c->stats_socket_path : "none",
+		(unsigned)c->stats_socket_mode);
+	fprintf(f, "stats_port = %u\nstats_address = %s\nstats_timeout_ms = %u\n",
+		(unsigned)c->stats_port, c->stats_address, c->stats_timeout_ms);
 	for (size_t i = 0; i < c->npools; i++) {
 		const struct pool_config *p = &c->pools[i];
 

@@ -23,6 +23,7 @@
 #define KMEMD_POOL_NAME_MAX 32
 #define KMEMD_DEFAULT_SOCKET "/run/kmemd/kmemd.sock"
 #define KMEMD_DEFAULT_MAX_FRAME (1u << 20)
+#define KMEMD_DEFAULT_STATS_SOCKET "/run/kmemd/stats.sock"
 
 struct pool_config {
 	char name[KMEMD_POOL_NAME_MAX];
@@ -48,18 +49,28 @@ struct kmemd_config {
 	int log_level;
 	uint64_t out_limit;		/* queued reply bytes per session */
 	uint32_t stall_timeout_ms;	/* a half-received frame this old closes */
+	/* The HTTP stats endpoint (http.c). */
+	char stats_socket_path[108];	/* "" = none */
+	mode_t stats_socket_mode;
+	uint16_t stats_port;		/* TCP port, 0 = none */
+	char stats_address[64];		/* what the port binds: IPv4/IPv6 literal */
+	uint32_t stats_timeout_ms;	/* request and write deadline; idle 3x */
 	struct pool_config pools[KMEMD_MAX_POOLS];
 	size_t npools;
 };
 
-/* Defaults: socket, mode 0660, 1 MiB frames, 4 MiB output, 10 s stall. */
+/* Defaults: socket, mode 0660, 1 MiB frames, 4 MiB output, 10 s stall;
+ * stats socket KMEMD_DEFAULT_STATS_SOCKET mode 0660, no TCP port (127.0.0.1
+ * when one is set), 10 s HTTP timeout. */
 void config_defaults(struct kmemd_config *c);
 
 /*
  * config_daemon_key - set one [kmemd] key (the flag --KEY with '-' for
  * '_').  Returns 0, -1 for a bad value, -2 for an unknown key.  Keys:
  * socket, socket_mode, admin_group, max_frame, log_level, out_limit,
- * stall_timeout_ms.
+ * stall_timeout_ms; stats_socket ("none" = no stats socket),
+ * stats_socket_mode, stats_port (0 = none), stats_address,
+ * stats_timeout_ms.
  */
 int config_daemon_key(struct kmemd_config *c, const char *key,
 		      const char *value);

@@ -22,6 +22,7 @@
 
 struct session;
 struct waiter;
+struct kmemd_http;
 
 /* Per-uid bytes in one pool (for quotas and stats). */
 struct uid_usage {
@@ -76,6 +77,7 @@ struct kmemd {
 	uint64_t next_cache_id;
 	uint64_t start_ns;
 	bool stopping;
+	struct kmemd_http *http;	/* the HTTP stats endpoint (http.c) */
 	uint8_t readbuf[65536];		/* every session reads into this */
 };
 

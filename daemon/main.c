@@ -18,6 +18,7 @@
 
 #include "kmem/size.h"
 #include "conffile.h"
+#include "http.h"
 #include "kmemd.h"
 #include "log.h"
 #include "notify.h"
@@ -42,6 +43,13 @@ static const char usage[] =
 "      --stall-timeout MS  a frame half received this long closes the\n"
 "                          session (default 10000)\n"
 "  -l, --log-level LEVEL   error, warn, info (default) or debug\n"
+"      --stats-socket PATH HTTP stats socket (default " KMEMD_DEFAULT_STATS_SOCKET ";\n"
+"                          'none' for none): GET /stats /metrics /healthz\n"
+"      --stats-socket-mode MODE  its mode, octal (default 0660)\n"
+"      --stats-port N      also serve HTTP on TCP port N (default 0: no)\n"
+"      --stats-address A   the port's address (default 127.0.0.1)\n"
+"      --stats-timeout MS  HTTP requests must arrive and responses drain\n"
+"                          within MS; idle ones close after 3 MS (10000)\n"
 "  -c, --config FILE       configuration file (default " KMEMD_DEFAULT_CONFIG "\n"
 "                          when it exists; 'none' for no file); flags win\n"
 "      --check-config FILE validate FILE (with the flags), print the\n"
@@ -93,6 +101,11 @@ static int parse_args(int argc, char **argv, struct kmemd_config *c, bool *dev)
 		{ "config", required_argument, NULL, 'C' },
 		{ "check-config", required_argument, NULL, 'K' },
 		{ "dev", no_argument, NULL, 'D' },
+		{ "stats-socket", required_argument, NULL, 'S' },
+		{ "stats-socket-mode", required_argument, NULL, 'M' },
+		{ "stats-port", required_argument, NULL, 'P' },
+		{ "stats-address", required_argument, NULL, 'A' },
+		{ "stats-timeout", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -101,6 +114,9 @@ static int parse_args(int argc, char **argv, struct kmemd_config *c, bool *dev)
 		{ 's', "socket" }, { 'm', "socket_mode" }, { 'g', "admin_group" },
 		{ 'F', "max_frame" }, { 'l', "log_level" }, { 'O', "out_limit" },
 		{ 'T', "stall_timeout_ms" },
+		{ 'S', "stats_socket" }, { 'M', "stats_socket_mode" },
+		{ 'P', "stats_port" }, { 'A', "stats_address" },
+		{ 'W', "stats_timeout_ms" },
 	};
 	char err[512];
 	int o;
@@ -224,6 +240,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	log_info("%s: shutting down", strsignal(signum));
 	notify_stopping(d);
 	server_stop(d);
+	http_stop(d);
 	waitq_drop_all(d);
 	for (struct session *s = d->sessions; s; s = s->next) {
 		uv_read_stop((uv_stream_t *)&s->pipe);
@@ -253,6 +270,14 @@ static int make_socket_dir(const char *path)
 	return 0;
 }
 
+/* The HTTP stats endpoint: its socket's directory, then the listeners. */
+static int stats_listen(struct kmemd *d)
+{
+	if (d->cfg.stats_socket_path[0] && make_socket_dir(d->cfg.stats_socket_path))
+		return -1;
+	return http_start(d);
+}
+
 int main(int argc, char **argv)
 {
 	static struct kmemd d;
@@ -273,7 +298,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (pools_create(&d) || make_socket_dir(d.cfg.socket_path) ||
-	    server_listen(&d)) {
+	    server_listen(&d) || stats_listen(&d)) {
+		server_stop(&d);
+		uv_run(d.loop, UV_RUN_DEFAULT);	/* the listeners' closes */
 		pools_destroy(&d);
 		lease_table_fini(&d.leases);
 		return 1;

@@ -3,7 +3,8 @@
 # A no-op when everything is there; needs root (or sudo) otherwise.
 set -eu
 
-PACKAGES="gcc make pkg-config libuv1-dev libprotobuf-c-dev protobuf-c-compiler
+# libhttp-parser-dev: the HTTP stats endpoint; curl: its tests.
+PACKAGES="gcc make pkg-config libhttp-parser-dev curl libuv1-dev libprotobuf-c-dev protobuf-c-compiler
 libcmocka-dev libjansson-dev libjemalloc-dev libmimalloc-dev libinih-dev
 libsystemd-dev"
 
