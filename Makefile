@@ -82,6 +82,10 @@ INTEG_LIB := $(filter-out $(INTEG_SRC),$(wildcard tests/integration/*.c))
 INTEG_HARNESS := $(INTEG_LIB:%.c=$(BUILD)/%.o)
 TEST_BINS += $(INTEG_BIN)
 
+# systemd integration: units verified, sd_notify, socket activation.
+SYSTEMD_TEST := $(BUILD)/tests/systemd/test_systemd
+TEST_BINS += $(SYSTEMD_TEST)
+
 # ---------------------------------------------------------------- bench
 # benchutil.c is shared code linked into every benchmark, not one itself.
 BENCH_SRC := $(filter-out bench/benchutil.c,$(wildcard bench/*.c))
@@ -172,7 +176,7 @@ install: all
 	test -e $(DESTDIR)$(SYSCONFDIR)/kmemd/kmemd.conf || install -m 0644 \
 	  systemd/kmemd.conf.example $(DESTDIR)$(SYSCONFDIR)/kmemd/kmemd.conf
 	install -m 0644 daemon/kmemd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	install -m 0644 daemon/kmemd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 daemon/kmemd.8 client/kmemctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:
 	rm -rf build
@@ -286,3 +290,12 @@ $(BUILD)/tests/integration/%.o: tests/integration/%.c | $(PROTO_GEN_H)
 	  $(shell pkg-config --cflags cmocka jansson) -c -o $@ $<
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# systemd integration tests (variables with the other tests above).
+$(SYSTEMD_TEST): $(BUILD)/tests/systemd/test_systemd.o $(BUILD)/tests/unit/testutil.o \
+		$(CLIENT_A) $(PROTO_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs cmocka) $(CLIENT_LIBS) $(LDLIBS)
+$(BUILD)/tests/systemd/%.o: tests/systemd/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(shell pkg-config --cflags cmocka) -c -o $@ $<

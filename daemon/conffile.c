@@ -159,5 +159,6 @@ int config_load_file(struct kmemd_config *c, const char *path, char *err,
 			 "'[section]' header (or longer than 200 bytes)");
 		return -1;
 	}
+	config_finish(c);
 	return config_check(c, err, errlen);
 }

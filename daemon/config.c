@@ -206,6 +206,7 @@ static int stats_key(struct kmemd_config *c, const char *k, const char *v)
 		memset(c->stats_socket_path, 0, sizeof(c->stats_socket_path));
 		if (strcmp(v, "none"))
 			strcpy(c->stats_socket_path, v);
+		c->stats_socket_set = true;
 		return 0;
 	}
 	if (!strcmp(k, "socket_mode"))
@@ -260,6 +261,14 @@ int config_daemon_key(struct kmemd_config *c, const char *k, const char *v)
 		return kmem_parse_size(v, &c->out_limit) || c->out_limit < 4096 ? -1 : 0;
 	if (!strcmp(k, "stall_timeout_ms"))
 		return parse_ms(v, &c->stall_timeout_ms);
+	if (!strcmp(k, "state_dir")) {
+		if (strlen(v) >= sizeof(c->state_dir))
+			return -1;
+		/* "none": keep no journal (named buffers die with the daemon). */
+		snprintf(c->state_dir, sizeof(c->state_dir), "%s",
+			 strcmp(v, "none") ? v : "");
+		return 0;
+	}
 	if (!strncmp(k, "stats_", 6))
 		return stats_key(c, k + 6, v);
 	return -2;
@@ -289,6 +298,20 @@ struct pool_config *config_new_pool(struct kmemd_config *c, const char *name,
 	memset(p, 0, sizeof(*p));
 	strcpy(p->name, name);
 	return p;
+}
+
+void config_finish(struct kmemd_config *c)
+{
+	const char *slash = strrchr(c->socket_path, '/');
+
+	/* Unless given, the stats socket sits beside the allocation socket,
+	 * so two daemons on two sockets do not fight over one stats path. */
+	if (!c->stats_socket_set && slash &&
+	    (size_t)(slash - c->socket_path) + sizeof("/stats.sock") <=
+	    sizeof(c->stats_socket_path))
+		snprintf(c->stats_socket_path, sizeof(c->stats_socket_path),
+			 "%.*s/stats.sock", (int)(slash - c->socket_path),
+			 c->socket_path);
 }
 
 int config_check(const struct kmemd_config *c, char *err, size_t errlen)
@@ -343,8 +366,13 @@ void config_print(const struct kmemd_config *c, FILE *f)
 	fprintf(f, "out_limit = %llu\n", (unsigned long long)c->out_limit);
 	fprintf(f, "stall_timeout_ms = %u\nlog_level = %s\n", c->stall_timeout_ms,
 		levels[c->log_level]);
-	fprintf(f, "stats_socket = %s\nstats_socket_mode = %04o\n",
+	fprintf(f, "state_dir = %s\n", c->state_dir[0] ? c->state_dir : "none");
+	/* A derived stats socket is shown, as a comment, so reading this
+	 * back derives it again. */
+	fprintf(f, "%sstats_socket = %s%s\nstats_socket_mode = %04o\n",
+		c->stats_socket_set ? "" : "# ",
 		c->stats_socket_path[0] ? c->stats_socket_path : "none",
+		c->stats_socket_set ? "" : "  (beside the socket)",
 		(unsigned)c->stats_socket_mode);
 	fprintf(f, "stats_port = %u\nstats_address = %s\nstats_timeout_ms = %u\n",
 		(unsigned)c->stats_port, c->stats_address, c->stats_timeout_ms);

@@ -51,10 +51,12 @@ struct kmemd_config {
 	uint32_t stall_timeout_ms;	/* a half-received frame this old closes */
 	/* The HTTP stats endpoint (http.c). */
 	char stats_socket_path[108];	/* "" = none */
+	bool stats_socket_set;		/* given, not derived from socket */
 	mode_t stats_socket_mode;
 	uint16_t stats_port;		/* TCP port, 0 = none */
 	char stats_address[64];		/* what the port binds: IPv4/IPv6 literal */
 	uint32_t stats_timeout_ms;	/* request and write deadline; idle 3x */
+	char state_dir[192];		/* journal of named leases; "" = none */
 	struct pool_config pools[KMEMD_MAX_POOLS];
 	size_t npools;
 };
@@ -83,6 +85,10 @@ int config_pool_key(struct pool_config *p, const char *key, const char *value);
  * unique, room left), or NULL with a sentence in err. */
 struct pool_config *config_new_pool(struct kmemd_config *c, const char *name,
 				    char *err, size_t errlen);
+
+/* config_finish - derive what follows from other keys (the stats socket
+ * beside the allocation socket, unless given).  Before config_check. */
+void config_finish(struct kmemd_config *c);
 
 /* config_check - whole-configuration checks (every pool has a size that
  * is a multiple of its page size, ...).  0, or -1 with err. */

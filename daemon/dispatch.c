@@ -14,6 +14,7 @@
 #include "kmem/error.h"
 #include "kmem/size.h"
 #include "dispatch.h"
+#include "journal.h"
 #include "leases.h"
 #include "log.h"
 #include "pools.h"
@@ -68,15 +69,17 @@ static int status_of(int rc)
 	case KMEM_EBUSY: return KMEM__STATUS__STATUS_BUSY;
 	case KMEM_EPERM: return KMEM__STATUS__STATUS_PERMISSION_DENIED;
 	case KMEM_ECORRUPT: return KMEM__STATUS__STATUS_INTERNAL;
+	case KMEM_EQUOTA: return KMEM__STATUS__STATUS_QUOTA_EXCEEDED;
 	default: return KMEM__STATUS__STATUS_INVALID_ARGUMENT;
 	}
 }
 
-static void fill_lease(Kmem__Lease *m, const struct lease *l,
-		       Kmem__Segment *segs, Kmem__Segment **segp)
+static void fill_lease(const struct session *s, Kmem__Lease *m,
+		       const struct lease *l, Kmem__Segment *segs,
+		       Kmem__Segment **segp)
 {
 	m->id = l->id;
-	m->pool_index = l->pool->index;
+	m->pool_index = s->pool_index[l->pool->index];
 	m->offset = l->buf.off;
 	m->length = l->buf.len;
 	m->phys = l->buf.phys;
@@ -114,7 +117,7 @@ static void reply_lease(struct session *s, uint64_t seq, const struct lease *l)
 			return;
 		}
 	}
-	fill_lease(&m, l, segs, segp);
+	fill_lease(s, &m, l, segs, segp);
 	r.seq = seq;
 	r.body_case = KMEM__RESPONSE__BODY_LEASE;
 	r.lease = &m;
@@ -163,12 +166,14 @@ static void do_hello(struct session *s, uint64_t seq, const Kmem__Hello *h)
 	sanitize(s->name);
 	sanitize(s->comm);
 	s->admin = session_is_admin(d, s->uid, s->gid, s->pid);
+	memset(s->pool_index, 0xff, sizeof(s->pool_index));
 	for (size_t i = 0; i < d->npools; i++) {
 		struct kmemd_pool *p = &d->pools[i];
 		struct kmem_backing *b = kmem_pool_backing(p->pool);
 
 		if (!pool_allows(p, s->uid, s->gid, s->admin))
 			continue;
+		s->pool_index[i] = (uint8_t)n;
 		kmem__pool_info__init(&info[n]);
 		info[n].name = p->cfg.name;
 		info[n].size = kmem_backing_size(b);
@@ -252,7 +257,9 @@ static int check_common(uint64_t size, uint64_t align, uint32_t wflags,
 /* Small, unconstrained requests come from the kmalloc size classes. */
 static bool use_kmalloc(const struct alloc_args *a)
 {
-	return a->size <= KMEM_KMALLOC_MAX && a->align <= 8 && a->node < 0 &&
+	/* Persistent buffers are page allocations: the journal restores
+	 * them by claiming their pages back. */
+	return !a->persist && a->size <= KMEM_KMALLOC_MAX && a->align <= 8 && a->node < 0 &&
 	       !a->dma_mask && !a->boundary &&
 	       !(a->flags & (KMEM_POOL_SCATTER | KMEM_ALLOC_DMA32));
 }
@@ -326,11 +333,11 @@ int dispatch_try_alloc(struct session *s, struct kmemd_pool *p,
 		return st;
 	}
 	if (!pool_quota_allows(p, s->uid, buf.len)) {
-		kmem_pool_free(p->pool, &buf);
 		snprintf(msg, msglen, "uid %d would hold %llu bytes in pool '%s'; "
 			 "its quota is %llu", (int)s->uid,
-			 (unsigned long long)(pool_usage(p, s->uid) + a->size),
+			 (unsigned long long)(pool_usage(p, s->uid) + buf.len),
 			 p->cfg.name, (unsigned long long)p->cfg.quota);
+		kmem_pool_free(p->pool, &buf);
 		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_QUOTA_EXCEEDED, msg);
 		return KMEM__STATUS__STATUS_QUOTA_EXCEEDED;
 	}
@@ -346,6 +353,17 @@ int dispatch_try_alloc(struct session *s, struct kmemd_pool *p,
 		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NO_MEMORY,
 				      "the daemon is out of memory for lease records");
 		return KMEM__STATUS__STATUS_NO_MEMORY;
+	}
+	/* A named buffer is answered only once the journal holds it. */
+	if (a->persist && journal_alloc(s->d, l)) {
+		int saved = s->d->journal_fd;
+
+		s->d->journal_fd = -1;	/* no FREE record for an unrecorded lease */
+		leases_release(s->d, l);
+		s->d->journal_fd = saved;
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_INTERNAL,
+				      "cannot record the named buffer in the journal");
+		return KMEM__STATUS__STATUS_INTERNAL;
 	}
 	reply_lease(s, seq, l);
 	return KMEM__STATUS__STATUS_OK;
@@ -582,7 +600,7 @@ static void reply_batch(struct session *s, uint64_t seq, struct lease **ls,
 		v[n + i] = ls[i]->buf.off;
 		v[2 * n + i] = ls[i]->buf.phys;
 	}
-	b.pool_index = n ? ls[0]->pool->index : 0;
+	b.pool_index = n ? s->pool_index[ls[0]->pool->index] : 0;
 	b.length = length;
 	b.n_ids = b.n_offsets = b.n_phys = n;
 	b.ids = v;
@@ -647,6 +665,19 @@ static void batch_alloc(struct session *s, uint64_t seq, struct kmemd_pool *p,
 		}
 		if (rc)
 			break;
+		/* Charged at its real (rounded) length, as single allocations. */
+		if (!pool_quota_allows(p, s->uid, buf.len)) {
+			if (dc)
+				kmem_cache_free(dc->cache, buf.off);
+			else
+				kmem_pool_free(p->pool, &buf);
+			snprintf(msg, sizeof(msg), "%u x %llu bytes (%llu each once "
+				 "rounded) exceeds uid %d's quota in pool '%s'", count,
+				 (unsigned long long)unit, (unsigned long long)buf.len,
+				 (int)s->uid, p->cfg.name);
+			rc = KMEM_EQUOTA;
+			break;
+		}
 		ls[n] = leases_grant(s, p, kind, &buf, dc, unit, NULL, NULL, false);
 		if (!ls[n]) {
 			if (dc)
@@ -747,7 +778,7 @@ static void do_cache_create(struct session *s, uint64_t seq,
 	ci.name = (char *)kmem_cache_name(dc->cache);
 	ci.object_size = kmem_cache_objsize(dc->cache);
 	ci.align = m->align ? m->align : 8;
-	ci.pool_index = p->index;
+	ci.pool_index = s->pool_index[p->index];
 	r.seq = seq;
 	r.body_case = KMEM__RESPONSE__BODY_CACHE;
 	r.cache = &ci;

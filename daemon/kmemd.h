@@ -76,6 +76,7 @@ struct kmemd {
 	struct dcache *caches;		/* named slab caches */
 	uint64_t next_cache_id;
 	uint64_t start_ns;
+	int journal_fd;			/* persistent leases' journal, or -1 */
 	bool stopping;
 	struct kmemd_http *http;	/* the HTTP stats endpoint (http.c) */
 	uint8_t readbuf[65536];		/* every session reads into this */
@@ -114,6 +115,9 @@ struct session {
 	struct lease *ledger;		/* leases this session owns */
 	uint64_t nleases, bytes;
 	struct attach *attached;	/* persistent leases it looked up */
+	/* Daemon pool index -> the index in this client's Hello reply
+	 * (0xff: not visible to it). */
+	uint8_t pool_index[KMEMD_MAX_POOLS];
 	uv_timer_t stall;		/* half-received frame timeout */
 	bool stall_armed;
 	unsigned waiting;		/* blocking requests queued */

@@ -14,6 +14,7 @@
 
 #include "kmem/error.h"
 #include "leases.h"
+#include "journal.h"
 #include "log.h"
 #include "pools.h"
 #include "waitq.h"
@@ -73,6 +74,28 @@ struct lease *leases_grant(struct session *s, struct kmemd_pool *p,
 	return l;
 }
 
+struct lease *leases_restore(struct kmemd *d, struct kmemd_pool *p,
+			     struct kmem_pool_buf *buf, uint64_t id, uid_t uid,
+			     uint64_t requested, const char *name, const char *tag)
+{
+	struct lease *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->id = id;
+	l->kind = LEASE_BUF;
+	l->pool = p;
+	l->buf = *buf;
+	l->requested = requested;
+	l->uid = uid;
+	l->created_ns = kmemd_now_ns();
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	snprintf(l->tag, sizeof(l->tag), "%s", tag);
+	lease_insert(&d->leases, l);
+	pool_charge(p, uid, l->buf.len);
+	return l;
+}
+
 static struct dcache *dcache_of(struct kmemd *d, const struct kmem_cache *c)
 {
 	for (struct dcache *dc = d->caches; dc; dc = dc->next)
@@ -102,6 +125,8 @@ void leases_release(struct kmemd *d, struct lease *l)
 	if (rc)
 		log_err("lease %llu: engine refused its free: %s",
 			(unsigned long long)l->id, kmem_strerror(rc));
+	if (!l->owner)
+		journal_free(d, l->id);
 	lease_remove(&d->leases, l);
 	waitq_kick(p);
 }

@@ -19,6 +19,15 @@ struct lease *leases_grant(struct session *s, struct kmemd_pool *p,
 			   const char *name, const char *tag, bool persist);
 
 /*
+ * leases_restore - a persistent lease back from the journal, with its old
+ * id (buf already claimed in p).  NULL when out of memory.
+ */
+struct lease *leases_restore(struct kmemd *d, struct kmemd_pool *p,
+			     struct kmem_pool_buf *buf, uint64_t id, uid_t uid,
+			     uint64_t requested, const char *name,
+			     const char *tag);
+
+/*
  * leases_release - free the memory and the record, uncharge, unlink from
  * its ledger, and let blocked allocations of the pool retry.
  */

@@ -19,6 +19,7 @@
 #include "kmem/size.h"
 #include "conffile.h"
 #include "http.h"
+#include "journal.h"
 #include "kmemd.h"
 #include "log.h"
 #include "notify.h"
@@ -42,8 +43,11 @@ static const char usage[] =
 "                          longer read (default 4M)\n"
 "      --stall-timeout MS  a frame half received this long closes the\n"
 "                          session (default 10000)\n"
+"      --state-dir DIR     keep a journal of named buffers in DIR and\n"
+"                          restore them at start (default: none)\n"
 "  -l, --log-level LEVEL   error, warn, info (default) or debug\n"
-"      --stats-socket PATH HTTP stats socket (default " KMEMD_DEFAULT_STATS_SOCKET ";\n"
+"      --stats-socket PATH HTTP stats socket (default: stats.sock beside\n"
+"                          the allocation socket, " KMEMD_DEFAULT_STATS_SOCKET ";\n"
 "                          'none' for none): GET /stats /metrics /healthz\n"
 "      --stats-socket-mode MODE  its mode, octal (default 0660)\n"
 "      --stats-port N      also serve HTTP on TCP port N (default 0: no)\n"
@@ -98,6 +102,7 @@ static int parse_args(int argc, char **argv, struct kmemd_config *c, bool *dev)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "out-limit", required_argument, NULL, 'O' },
 		{ "stall-timeout", required_argument, NULL, 'T' },
+		{ "state-dir", required_argument, NULL, 'J' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "check-config", required_argument, NULL, 'K' },
 		{ "dev", no_argument, NULL, 'D' },
@@ -113,7 +118,7 @@ static int parse_args(int argc, char **argv, struct kmemd_config *c, bool *dev)
 	static const struct { int opt; const char *key; } keys[] = {
 		{ 's', "socket" }, { 'm', "socket_mode" }, { 'g', "admin_group" },
 		{ 'F', "max_frame" }, { 'l', "log_level" }, { 'O', "out_limit" },
-		{ 'T', "stall_timeout_ms" },
+		{ 'T', "stall_timeout_ms" }, { 'J', "state_dir" },
 		{ 'S', "stats_socket" }, { 'M', "stats_socket_mode" },
 		{ 'P', "stats_port" }, { 'A', "stats_address" },
 		{ 'W', "stats_timeout_ms" },
@@ -165,6 +170,7 @@ static int parse_args(int argc, char **argv, struct kmemd_config *c, bool *dev)
 		fprintf(stderr, "kmemd: unexpected argument '%s'\n%s", argv[optind], usage);
 		return 2;
 	}
+	config_finish(c);
 	if (config_check(c, err, sizeof(err))) {
 		fprintf(stderr, "kmemd: %s\n", err);
 		return 2;
@@ -226,8 +232,10 @@ static void on_drain(uv_timer_t *t)
 		session_close(d->sessions, "daemon shutting down");
 	uv_timer_stop(t);
 	uv_close((uv_handle_t *)t, NULL);
-	uv_close((uv_handle_t *)&d->sigterm, NULL);
-	uv_close((uv_handle_t *)&d->sigint, NULL);
+	/* Keep catching SIGTERM/SIGINT (a second one must not kill us
+	 * mid-teardown) without keeping the loop alive. */
+	uv_unref((uv_handle_t *)&d->sigterm);
+	uv_unref((uv_handle_t *)&d->sigint);
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -297,10 +305,13 @@ int main(int argc, char **argv)
 		log_err("out of memory");
 		return 1;
 	}
-	if (pools_create(&d) || make_socket_dir(d.cfg.socket_path) ||
-	    server_listen(&d) || stats_listen(&d)) {
+	d.journal_fd = -1;
+	if (pools_create(&d) || journal_open(&d) ||
+	    make_socket_dir(d.cfg.socket_path) || server_listen(&d) ||
+	    stats_listen(&d)) {
 		server_stop(&d);
 		uv_run(d.loop, UV_RUN_DEFAULT);	/* the listeners' closes */
+		journal_close(&d);
 		pools_destroy(&d);
 		lease_table_fini(&d.leases);
 		return 1;
@@ -323,6 +334,7 @@ int main(int argc, char **argv)
 		next = dc->next;
 		free(dc);
 	}
+	journal_close(&d);
 	lease_table_fini(&d.leases);
 	pools_destroy(&d);
 	log_info("stopped");

@@ -338,23 +338,32 @@ static void prom_pools(struct buf *b, const struct kmemd *d)
 
 static void prom_caches(struct buf *b, const struct kmemd *d)
 {
-	metric(b, "cache_active_objects", "gauge", "Objects allocated from the cache.");
-	metric(b, "cache_objects", "gauge", "Objects in the cache's slabs.");
-	metric(b, "cache_slabs", "gauge", "Slabs of the cache.");
-	for (size_t i = 0; i < d->npools; i++) {
-		const struct kmem_heap *h = kmem_pool_heap(d->pools[i].pool);
-		struct kmem_cache *c;
+	static const struct { const char *name, *help; } fam[] = {
+		{ "cache_active_objects", "Objects allocated from the cache." },
+		{ "cache_objects", "Objects in the cache's slabs." },
+		{ "cache_slabs", "Slabs of the cache." },
+	};
 
-		for (size_t k = 0; (c = kmem_heap_cache_at(h, k)); k++) {
-			struct kmem_cache_stats cs;
+	/* One family at a time: the text format wants each family's
+	 * samples together, after its HELP and TYPE. */
+	for (size_t f = 0; f < 3; f++) {
+		metric(b, fam[f].name, "gauge", fam[f].help);
+		for (size_t i = 0; i < d->npools; i++) {
+			const struct kmem_heap *h = kmem_pool_heap(d->pools[i].pool);
+			struct kmem_cache *c;
 
-			kmem_cache_stats(c, &cs);
-			put(b, "kmemd_cache_active_objects{pool=\"%s\",cache=\"%s\"} %llu\n"
-			    "kmemd_cache_objects{pool=\"%s\",cache=\"%s\"} %llu\n"
-			    "kmemd_cache_slabs{pool=\"%s\",cache=\"%s\"} %llu\n",
-			    d->pools[i].cfg.name, cs.name, (unsigned long long)cs.active_objs,
-			    d->pools[i].cfg.name, cs.name, (unsigned long long)cs.num_objs,
-			    d->pools[i].cfg.name, cs.name, (unsigned long long)cs.num_slabs);
+			for (size_t k = 0; (c = kmem_heap_cache_at(h, k)); k++) {
+				struct kmem_cache_stats cs;
+				uint64_t v[3];
+
+				kmem_cache_stats(c, &cs);
+				v[0] = cs.active_objs;
+				v[1] = cs.num_objs;
+				v[2] = cs.num_slabs;
+				put(b, "kmemd_%s{pool=\"%s\",cache=\"%s\"} %llu\n",
+				    fam[f].name, d->pools[i].cfg.name, cs.name,
+				    (unsigned long long)v[f]);
+			}
 		}
 	}
 }

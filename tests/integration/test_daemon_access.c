@@ -371,8 +371,8 @@ static void nobody_late(void *p)
 	integ_raw_close(&r);
 }
 
-/* KNOWN DAEMON BUG (dispatch.c fill_lease, reply_batch, do_cache_create):
- * pool_index is the daemon's index, not the client's; fails until fixed. */
+/* pool_index in replies is the index in the client's own Hello reply
+ * (which lists only the pools it may use), not the daemon's. */
 static void test_daemon_lease_pool_index_is_the_hello_index(void **state)
 {
 	struct kmem_pool_info info;
@@ -485,8 +485,7 @@ static void nobody_quota_batch_rounding(void *p)
 	kmem_client_disconnect(c);
 }
 
-/* KNOWN DAEMON BUG (dispatch.c batch_alloc): the quota check counts
- * count * size, the charge counts the rounded lengths; fails until fixed. */
+/* A batch is charged (and checked) at its leases' rounded lengths. */
 static void test_daemon_quota_batch_counts_rounded_lengths(void **state)
 {
 	(void)state;
@@ -515,16 +514,14 @@ static void nobody_quota_single_rounding(void *p)
 	snprintf(msg, sizeof(msg), "%s", kmem_client_error(c));
 	child_acct(c, P_QUOTA, &after);
 	CHILD_ACCT_EQ(after, before);
-	/* KNOWN DAEMON BUG (dispatch.c dispatch_try_alloc): the sentence adds
-	 * the requested size, not the length, and so contradicts itself
-	 * ("would hold 1048476 bytes ...; its quota is 1048576"). */
+	/* The sentence names the rounded figure that broke the quota. */
 	CHILD_STREQ(msg, "uid 65534 would hold 1048704 bytes in pool 'quota'; "
 		    "its quota is 1048576");
 	CHILD_EQ(kmem_client_free(c, &small), 0);
 	kmem_client_disconnect(c);
 }
 
-/* Fails on its message until the daemon reports the rounded figure. */
+/* The refusal names what the uid would really have held. */
 static void test_daemon_quota_refusal_names_rounded_bytes(void **state)
 {
 	(void)state;

@@ -71,6 +71,35 @@ static void test_systemd_units_verify(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* man -l renders every page without a warning from groff. */
+static void test_systemd_man_pages_render(void **state)
+{
+	static const char *const pages[] = {
+		"daemon/kmemd.8", "daemon/kmemd.conf.5", "client/kmemctl.8",
+	};
+	char cmd[512], err[256], buf[256];
+
+	(void)state;
+	if (system("command -v man >/dev/null 2>&1 && command -v groff "
+		   ">/dev/null 2>&1") != 0) {
+		printf("SKIPPED: man or groff is not installed\n");
+		skip();
+	}
+	path_in(err, sizeof(err), "man.err");
+	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+		FILE *f;
+
+		snprintf(cmd, sizeof(cmd), "MANWIDTH=80 man --warnings -E UTF-8 -l "
+			 "-Tutf8 %s >/dev/null 2>%s", pages[i], err);
+		assert_int_equal(system(cmd), 0);
+		f = fopen(err, "r");
+		assert_non_null(f);
+		if (fgets(buf, sizeof(buf), f))
+			fail_msg("%s: %s", pages[i], buf);
+		fclose(f);
+	}
+}
+
 static pid_t spawn(char *const argv[], char *const env[], int listen_fd)
 {
 	pid_t pid = fork();
@@ -223,6 +252,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_systemd_units_verify),
+		cmocka_unit_test(test_systemd_man_pages_render),
 		cmocka_unit_test(test_systemd_notify_ready_watchdog_stopping),
 		cmocka_unit_test(test_systemd_socket_activation),
 	};
