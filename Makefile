@@ -127,13 +127,16 @@ deps:
 	@sh scripts/deps.sh
 
 test: deps
+	@sh scripts/test-tools.sh $(BUILD)/tools
 	@$(MAKE) --no-print-directory test-run
 
 check: deps
+	@sh scripts/test-tools.sh build/tools
 	@$(MAKE) --no-print-directory BUILD=build/san SANITIZE=1 OPT=-O1 test-run
 
 test-run: $(TEST_BINS) $(KMEMD)
-	@KMEMD_BIN=$(abspath $(KMEMD)) sh tests/run-tests.sh $(TEST_BINS)
+	@PATH="$(abspath build/tools/bin):$(abspath $(BUILD)/tools/bin):$$PATH" \
+	  KMEMD_BIN=$(abspath $(KMEMD)) sh tests/run-tests.sh $(TEST_BINS)
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_BIN)

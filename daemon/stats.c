@@ -297,9 +297,9 @@ static void metric(struct buf *b, const char *name, const char *type,
 static void prom_pools(struct buf *b, const struct kmemd *d)
 {
 	static const struct { const char *name, *help; } g[] = {
-		{ "pool_bytes_total", "Bytes in the pool." },
-		{ "pool_bytes_free", "Bytes free in the pool's allocators." },
-		{ "pool_bytes_used", "Bytes allocated (leases, slabs)." },
+		{ "pool_size_bytes", "Bytes in the pool." },
+		{ "pool_free_bytes", "Bytes free in the pool's allocators." },
+		{ "pool_used_bytes", "Bytes allocated (leases, slabs)." },
 		{ "pool_largest_free_bytes", "Largest free contiguous block." },
 		{ "pool_leases", "Live leases in the pool." },
 	};

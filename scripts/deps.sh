@@ -3,10 +3,15 @@
 # A no-op when everything is there; needs root (or sudo) otherwise.
 set -eu
 
-# libhttp-parser-dev: the HTTP stats endpoint; curl: its tests.
-PACKAGES="gcc make pkg-config libhttp-parser-dev curl libuv1-dev libprotobuf-c-dev protobuf-c-compiler
-libcmocka-dev libjansson-dev libjemalloc-dev libmimalloc-dev libinih-dev
-libsystemd-dev"
+# Build: the compiler and the libraries (libuv, protobuf-c, jansson;
+# libinih: kmemd.conf; libsystemd: sd_notify/socket activation;
+# libhttp-parser-dev: the HTTP stats endpoint).  Tests: cmocka, curl and jq
+# (HTTP), man-db and groff-base (man pages render), systemd
+# (systemd-analyze verify).  Bench: jemalloc and mimalloc as peers.
+PACKAGES="gcc make pkg-config libuv1-dev libprotobuf-c-dev protobuf-c-compiler
+libjansson-dev libinih-dev libsystemd-dev libhttp-parser-dev
+libcmocka-dev curl jq man-db groff-base systemd
+libjemalloc-dev libmimalloc-dev"
 
 missing=""
 for p in $PACKAGES; do

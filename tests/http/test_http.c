@@ -277,7 +277,7 @@ static void test_http_metrics_parse_as_prometheus(void **state)
 	assert_int_equal(http_get(g.stats, "GET", "/metrics", &r), 0);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.type, "text/plain; version=0.0.4; charset=utf-8");
-	assert_non_null(strstr(r.body, "\nkmemd_pool_bytes_total{pool=\"p\"} 16777216\n"));
+	assert_non_null(strstr(r.body, "\nkmemd_pool_size_bytes{pool=\"p\"} 16777216\n"));
 	assert_non_null(strstr(r.body, "# TYPE kmemd_request_duration_seconds histogram\n"));
 	rc = prom_check(r.body, err, sizeof(err));
 	if (rc == -1)
