@@ -141,7 +141,8 @@ test-run: $(TEST_BINS) $(KMEMD)
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_BIN)
 	@mkdir -p $(BUILD)/bench
-	@for b in $(BENCH_BIN); do $$b --json-dir $(BUILD)/bench || exit 1; done
+	@for b in $(BENCH_BIN); do KMEMD_BIN=$(abspath $(KMEMD)) \
+	  $$b --json-dir $(BUILD)/bench || exit 1; done
 
 # The developer default: one 64 MiB pool, hugepages when free ones exist,
 # else 4 KiB pages with a loud warning.  As root the socket is the system
@@ -276,6 +277,15 @@ $(BUILD)/tests/http/%.o: tests/http/%.c
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_UTIL) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(BENCH_LIBS) -lm $(LDLIBS)
+
+# bench_daemon runs the real kmemd ($KMEMD_BIN) and links libkmem, not the
+# engine; its helpers in bench/rpc/ also speak the wire protocol (frame.h).
+BENCH_RPC_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/rpc/*.c))
+$(BUILD)/bench/bench_daemon.o $(BENCH_RPC_OBJ): | $(PROTO_GEN_H)
+$(BUILD)/bench/bench_daemon: $(BUILD)/bench/bench_daemon.o $(BENCH_RPC_OBJ) \
+		$(BENCH_UTIL) $(CLIENT_A) | $(KMEMD)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) -lm $(LDLIBS)
 
 $(DEMO_BIN): $(BUILD)/tools/kmem-demo.o $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
