@@ -261,6 +261,12 @@ int config_daemon_key(struct kmemd_config *c, const char *k, const char *v)
 		return kmem_parse_size(v, &c->out_limit) || c->out_limit < 4096 ? -1 : 0;
 	if (!strcmp(k, "stall_timeout_ms"))
 		return parse_ms(v, &c->stall_timeout_ms);
+	if (!strcmp(k, "user")) {
+		if (strlen(v) >= sizeof(c->user))
+			return -1;
+		strcpy(c->user, v);
+		return 0;
+	}
 	if (!strcmp(k, "state_dir")) {
 		if (strlen(v) >= sizeof(c->state_dir))
 			return -1;
@@ -367,6 +373,8 @@ void config_print(const struct kmemd_config *c, FILE *f)
 	fprintf(f, "stall_timeout_ms = %u\nlog_level = %s\n", c->stall_timeout_ms,
 		levels[c->log_level]);
 	fprintf(f, "state_dir = %s\n", c->state_dir[0] ? c->state_dir : "none");
+	if (c->user[0])
+		fprintf(f, "user = %s\n", c->user);
 	/* A derived stats socket is shown, as a comment, so reading this
 	 * back derives it again. */
 	fprintf(f, "%sstats_socket = %s%s\nstats_socket_mode = %04o\n",

@@ -57,6 +57,7 @@ struct kmemd_config {
 	char stats_address[64];		/* what the port binds: IPv4/IPv6 literal */
 	uint32_t stats_timeout_ms;	/* request and write deadline; idle 3x */
 	char state_dir[192];		/* journal of named leases; "" = none */
+	char user[33];			/* become this user after set-up */
 	struct pool_config pools[KMEMD_MAX_POOLS];
 	size_t npools;
 };

@@ -59,9 +59,11 @@ struct lease *leases_grant(struct session *s, struct kmemd_pool *p,
 	l->requested = requested;
 	l->uid = s->uid;
 	l->created_ns = kmemd_now_ns();
-	if (name)
+	/* The record is zeroed: copy only what is there (the hot path
+	 * has neither). */
+	if (name && *name)
 		snprintf(l->name, sizeof(l->name), "%s", name);
-	if (tag)
+	if (tag && *tag)
 		snprintf(l->tag, sizeof(l->tag), "%s", tag);
 	lease_insert(&d->leases, l);
 	if (!persist) {

@@ -21,6 +21,7 @@
 #include "http.h"
 #include "journal.h"
 #include "kmemd.h"
+#include "privs.h"
 #include "log.h"
 #include "notify.h"
 #include "pools.h"
@@ -43,6 +44,9 @@ static const char usage[] =
 "                          longer read (default 4M)\n"
 "      --stall-timeout MS  a frame half received this long closes the\n"
 "                          session (default 10000)\n"
+"      --user USER         after set-up, give USER the sockets and pool\n"
+"                          files and run as USER (all capabilities are\n"
+"                          dropped after set-up in any case)\n"
 "      --state-dir DIR     keep a journal of named buffers in DIR and\n"
 "                          restore them at start (default: none)\n"
 "  -l, --log-level LEVEL   error, warn, info (default) or debug\n"
@@ -103,6 +107,7 @@ static int parse_args(int argc, char **argv, struct kmemd_config *c, bool *dev)
 		{ "out-limit", required_argument, NULL, 'O' },
 		{ "stall-timeout", required_argument, NULL, 'T' },
 		{ "state-dir", required_argument, NULL, 'J' },
+		{ "user", required_argument, NULL, 'U' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "check-config", required_argument, NULL, 'K' },
 		{ "dev", no_argument, NULL, 'D' },
@@ -118,7 +123,7 @@ static int parse_args(int argc, char **argv, struct kmemd_config *c, bool *dev)
 	static const struct { int opt; const char *key; } keys[] = {
 		{ 's', "socket" }, { 'm', "socket_mode" }, { 'g', "admin_group" },
 		{ 'F', "max_frame" }, { 'l', "log_level" }, { 'O', "out_limit" },
-		{ 'T', "stall_timeout_ms" }, { 'J', "state_dir" },
+		{ 'T', "stall_timeout_ms" }, { 'J', "state_dir" }, { 'U', "user" },
 		{ 'S', "stats_socket" }, { 'M', "stats_socket_mode" },
 		{ 'P', "stats_port" }, { 'A', "stats_address" },
 		{ 'W', "stats_timeout_ms" },
@@ -308,7 +313,8 @@ int main(int argc, char **argv)
 	d.journal_fd = -1;
 	if (pools_create(&d) || journal_open(&d) ||
 	    make_socket_dir(d.cfg.socket_path) || server_listen(&d) ||
-	    stats_listen(&d)) {
+	    stats_listen(&d) || privs_drop(&d)) {
+		http_stop(&d);
 		server_stop(&d);
 		uv_run(d.loop, UV_RUN_DEFAULT);	/* the listeners' closes */
 		journal_close(&d);

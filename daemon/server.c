@@ -99,6 +99,21 @@ void session_flush(struct session *s)
 
 	if (s->out.len == 0 || s->closing)
 		return;
+	/* Nothing queued in libuv: write at once and keep the buffer (no
+	 * write request, no buffer handover, no completion round trip). */
+	if (s->inflight == 0) {
+		uv_buf_t b = uv_buf_init((char *)s->out.data, (unsigned)s->out.len);
+		int n = uv_try_write((uv_stream_t *)&s->pipe, &b, 1);
+
+		if (n > 0)
+			kmem_frame_buf_consume(&s->out, (size_t)n);
+		else if (n != UV_EAGAIN && n != UV_ENOSYS) {
+			session_close(s, uv_strerror(n));
+			return;
+		}
+		if (s->out.len == 0)
+			return;
+	}
 	w = malloc(sizeof(*w));
 	if (!w) {
 		session_close(s, "out of memory");
