@@ -228,6 +228,69 @@ static void test_systemd_socket_activation(void **state)
 	assert_true(S_ISSOCK(st.st_mode));
 }
 
+/* A status line of /proc/PID/status, e.g. "CapEff:\t0000000000000000". */
+static void proc_status(pid_t pid, const char *key, char *out, size_t len)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	out[0] = 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			snprintf(out, len, "%s", line + strlen(key));
+	fclose(f);
+	out[strcspn(out, "\n")] = 0;
+}
+
+/* After set-up the daemon holds no capability; --user also changes uid
+ * and gives that user the sockets. */
+static void test_systemd_privileges_dropped(void **state)
+{
+	char ksock[100], msg[KMEM_MSG_MAX], v[128];
+	struct kmem_client *c = NULL;
+	struct stat st;
+	uint64_t t0;
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0) {
+		printf("SKIPPED: needs root to start the daemon privileged\n");
+		skip();
+	}
+	path_in(ksock, sizeof(ksock), "priv.sock");
+	char *argv[] = { (char *)kmemd, (char *)"--config", (char *)"none",
+			 (char *)"--socket", ksock, (char *)"--socket-mode",
+			 (char *)"0666", (char *)"--user", (char *)"nobody",
+			 (char *)"--log-level", (char *)"warn", (char *)"--pool",
+			 (char *)"name=p,size=4M,page=4K,nohuge", NULL };
+	chmod(dir, 0755);
+	pid = spawn(argv, NULL, -1);
+	t0 = now_ms();
+	while (kmem_client_connect(ksock, "priv", &c, msg, sizeof(msg)) != 0) {
+		assert_true(now_ms() - t0 < 5000);
+		usleep(20000);
+	}
+	proc_status(pid, "CapEff:", v, sizeof(v));
+	assert_string_equal(v, "\t0000000000000000");
+	proc_status(pid, "CapPrm:", v, sizeof(v));
+	assert_string_equal(v, "\t0000000000000000");
+	proc_status(pid, "Uid:", v, sizeof(v));
+	assert_string_equal(v, "\t65534\t65534\t65534\t65534");
+	assert_int_equal(stat(ksock, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_mode & 0777, 0666);
+	/* And it still serves. */
+	struct kmem_buf b;
+	assert_int_equal(kmem_client_alloc(c, 8192, NULL, &b), 0);
+	assert_int_equal(kmem_client_free(c, &b), 0);
+	kmem_client_disconnect(c);
+	kill(pid, SIGTERM);
+	assert_int_equal(wait_exit(pid), 0);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -255,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_systemd_man_pages_render),
 		cmocka_unit_test(test_systemd_notify_ready_watchdog_stopping),
 		cmocka_unit_test(test_systemd_socket_activation),
+		cmocka_unit_test(test_systemd_privileges_dropped),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
