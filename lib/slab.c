@@ -293,15 +293,24 @@ static __attribute__((noinline, cold)) int refill(struct kmem_cache *c)
 	return 0;
 }
 
-static __attribute__((noinline, cold)) void mark_full(struct kmem_cache *c,
-						      struct kmem_slab *s)
+static __attribute__((noinline, cold)) int mark_full(struct kmem_cache *c,
+						     struct kmem_slab *s)
 {
 	list_move(c, s, L_FULL);
+	return 0;
 }
 
 static inline uint64_t obj_offset(const struct kmem_cache *c, uint64_t idx)
 {
 	return c->size_shift >= 0 ? idx << c->size_shift : idx * c->size;
+}
+
+static __attribute__((noinline, cold)) int alloc_slow(struct kmem_cache *c,
+						      uint64_t *off)
+{
+	int rc = refill(c);
+
+	return rc ? rc : kmem_cache_alloc(c, off);
 }
 
 int kmem_cache_alloc(struct kmem_cache *c, uint64_t *off)
@@ -310,23 +319,19 @@ int kmem_cache_alloc(struct kmem_cache *c, uint64_t *off)
 	uint64_t word;
 	uint32_t w;
 
-	if (__builtin_expect(!s, 0)) {
-		int rc = refill(c);
-
-		if (rc)
-			return rc;
-		s = c->heads[L_PARTIAL];
-	}
+	/* Both slow paths are tail calls, so the fast path needs no frame. */
+	if (__builtin_expect(!s, 0))
+		return alloc_slow(c, off);
 	w = s->hint;
 	while (!s->freemap[w])
 		w++;
 	word = s->freemap[w];
 	s->freemap[w] = word & (word - 1);
 	s->hint = w;
-	if (__builtin_expect(++s->inuse == c->objs, 0))
-		mark_full(c, s);
 	*off = s->base + obj_offset(c, (uint64_t)w * 64 +
 				    (uint64_t)__builtin_ctzll(word));
+	if (__builtin_expect(++s->inuse == c->objs, 0))
+		return mark_full(c, s);
 	return 0;
 }
 
