@@ -51,6 +51,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "unixsock.h"
 #include "stats.h"
 
 #define LINGER_MS 1000
@@ -591,69 +592,11 @@ static void on_connection(uv_stream_t *server, int status)
 
 /* ------------------------------------------------------------ listeners */
 
-/* Is a daemon answering on path?  Then it is not ours to replace. */
-static bool socket_is_live(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool live;
-
-	if (fd < 0)
-		return false;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	live = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return live;
-}
-
-/* As server.c binds the allocation socket: replace a dead socket, never
- * a live one or anything that is not a socket; the mode is set at
- * creation, under a umask. */
-static int bind_unix(const char *path, mode_t mode)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	mode_t old;
-	int fd, rc;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		log_err("http: stats socket path too long: %s", path);
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			log_err("http: %s exists and is not a socket; not touching it",
-				path);
-			return -1;
-		}
-		if (socket_is_live(path)) {
-			log_err("http: another daemon is answering on %s", path);
-			return -1;
-		}
-		log_info("http: removing stale socket %s", path);
-		unlink(path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		log_err("http: socket: %s", strerror(errno));
-		return -1;
-	}
-	old = umask(0777 & ~mode);
-	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (rc < 0) {
-		log_err("http: bind %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static int listen_unix(struct kmemd_http *srv)
 {
 	const struct kmemd_config *cfg = &srv->d->cfg;
-	int fd = bind_unix(cfg->stats_socket_path, cfg->stats_socket_mode), rc;
+	int fd = unix_socket_bind("http: ", cfg->stats_socket_path,
+				  cfg->stats_socket_mode), rc;
 
 	if (fd < 0)
 		return -1;

@@ -31,6 +31,7 @@
 #include "dispatch.h"
 #include "leases.h"
 #include "log.h"
+#include "unixsock.h"
 #include "notify.h"
 #include "server.h"
 
@@ -407,63 +408,6 @@ void session_close(struct session *s, const char *why)
 
 /* ------------------------------------------------------------ listener */
 
-/* Is a daemon answering on path?  Then it is not ours to replace. */
-static bool socket_is_live(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool live;
-
-	if (fd < 0)
-		return false;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	live = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return live;
-}
-
-static int bind_socket(const struct kmemd_config *c)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	mode_t old;
-	int fd, rc;
-
-	if (strlen(c->socket_path) >= sizeof(sa.sun_path)) {
-		log_err("socket path too long: %s", c->socket_path);
-		return -1;
-	}
-	strcpy(sa.sun_path, c->socket_path);
-	if (lstat(c->socket_path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			log_err("%s exists and is not a socket; not touching it",
-				c->socket_path);
-			return -1;
-		}
-		if (socket_is_live(c->socket_path)) {
-			log_err("another daemon is answering on %s", c->socket_path);
-			return -1;
-		}
-		log_info("removing stale socket %s", c->socket_path);
-		unlink(c->socket_path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		log_err("socket: %s", strerror(errno));
-		return -1;
-	}
-	/* The mode is set at creation: no window with a looser one. */
-	old = umask(0777 & ~c->socket_mode);
-	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (rc < 0) {
-		log_err("bind %s: %s", c->socket_path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 int server_listen(struct kmemd *d)
 {
 	int fd = notify_listen_fd(d->cfg.socket_path), rc;
@@ -471,7 +415,7 @@ int server_listen(struct kmemd *d)
 	/* Socket activation: systemd bound it (and owns the file). */
 	d->socket_activated = fd >= 0;
 	if (fd < 0)
-		fd = bind_socket(&d->cfg);
+		fd = unix_socket_bind("", d->cfg.socket_path, d->cfg.socket_mode);
 
 	if (fd < 0)
 		return -1;
