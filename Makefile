@@ -119,7 +119,7 @@ VERSION  := 0.1.0
 SYSCONFDIR ?= /etc
 UNITDIR  ?= /lib/systemd/system
 
-.PHONY: all test check bench run demo deps install clean test-run
+.PHONY: all test check bench run demo deps install clean test-run valgrind
 .SECONDARY:
 all: $(LIB_A) $(KMEMD) $(CLIENT_A) $(CLIENT_SO) $(DEMO_BIN) $(KMEMCTL)
 
@@ -133,6 +133,18 @@ test: deps
 check: deps
 	@sh scripts/test-tools.sh build/tools
 	@$(MAKE) --no-print-directory BUILD=build/san SANITIZE=1 OPT=-O1 test-run
+
+# The daemon under valgrind memcheck, driven by the integration tests.
+valgrind: deps
+	@command -v valgrind >/dev/null || { echo "valgrind is not installed"; exit 1; }
+	@$(MAKE) --no-print-directory $(INTEG_BIN) $(KMEMD)
+	@rm -f $(BUILD)/valgrind.*.log
+	@KMEMD_REAL_BIN=$(abspath $(KMEMD)) KMEMD_BIN=$(abspath tests/valgrind-kmemd.sh) \
+	  KMEMD_VALGRIND_LOG=$(abspath $(BUILD))/valgrind.%p.log KMEM_INTEG_NOHUGE=1 \
+	  sh tests/run-tests.sh $(INTEG_BIN); rc=$$?; \
+	  if cat $(BUILD)/valgrind.*.log 2>/dev/null | grep -q .; then \
+	    echo "valgrind: reports in $(BUILD)/valgrind.*.log:"; cat $(BUILD)/valgrind.*.log; exit 1; fi; \
+	  echo "valgrind: no memcheck error in any daemon run"; exit $$rc
 
 test-run: $(TEST_BINS) $(KMEMD)
 	@PATH="$(abspath build/tools/bin):$(abspath $(BUILD)/tools/bin):$$PATH" \
