@@ -20,7 +20,9 @@
  * memset again.
  *
  * Size classes follow kmalloc: 8 .. 192 in a table indexed by (size-1)/8,
- * then powers of two up to 8 KiB.
+ * then powers of two up to 8 KiB.  They are made with the heap's
+ * kmalloc_flags, so a pool can poison and red-zone its small buffers
+ * (slab_debug.c); findings go to the reporter the heap's owner set.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +156,7 @@ static int make_kmalloc_caches(struct kmem_heap *h)
 		char name[KMEM_CACHE_NAME_MAX];
 		struct kmem_cache_params cp = {
 			.name = name, .size = kmem_size_classes[i],
+			.flags = h->kmalloc_flags,
 		};
 		int rc;
 
@@ -196,6 +199,14 @@ int kmem_heap_create(const struct kmem_heap_params *p, struct kmem_heap **out,
 	rc = check_params(p, ps, d, n, msg, msglen);
 	if (rc)
 		goto fail_desc;
+	if ((p->kmalloc_flags & ~(unsigned)KMEM_CACHE_DEBUG) ||
+	    (p->kmalloc_flags && !p->mem)) {
+		kmem__msg(msg, msglen, "kmalloc flags 0x%x: only poison and red "
+			  "zones, and only with the region's mapping",
+			  p->kmalloc_flags);
+		rc = KMEM_EINVAL;
+		goto fail_desc;
+	}
 	rc = KMEM_ENOMETA;
 	h = kmem__calloc(1, sizeof(*h));
 	if (!h)
@@ -206,6 +217,7 @@ int kmem_heap_create(const struct kmem_heap_params *p, struct kmem_heap **out,
 	h->policy = p->policy;
 	h->npages = p->size >> h->page_shift;
 	h->mem = p->mem;
+	h->kmalloc_flags = p->kmalloc_flags;
 	h->map = kmem__calloc(h->npages, sizeof(*h->map));
 	h->zeromap = kmem__calloc((h->npages + 63) / 64, sizeof(uint64_t));
 	h->arenas = kmem__calloc(n, sizeof(*h->arenas));
@@ -344,6 +356,33 @@ void kmem__heap_cache_unlink(struct kmem_heap *h, struct kmem_cache *c)
 	for (unsigned i = 0; i < KMEM_NR_SIZE_CLASSES; i++)
 		if (h->kmalloc[i] == c)
 			h->kmalloc[i] = NULL;
+}
+
+unsigned char *kmem__heap_mem(const struct kmem_heap *h)
+{
+	return h->mem;
+}
+
+void kmem_heap_set_reporter(struct kmem_heap *h, kmem_debug_fn fn, void *ctx)
+{
+	h->report = fn;
+	h->report_ctx = ctx;
+}
+
+void kmem__heap_report(const struct kmem_heap *h,
+		       const struct kmem_debug_report *r)
+{
+	if (h->report)
+		h->report(h->report_ctx, r);
+}
+
+struct kmem_cache *kmem_heap_cache_of(const struct kmem_heap *h, uint64_t off)
+{
+	uint64_t page = off >> h->page_shift;
+
+	if (page >= h->npages || !h->map[page])
+		return NULL;
+	return kmem__slab_cache(h->map[page]);
 }
 
 struct kmem_cache *kmem_heap_find_cache(const struct kmem_heap *h,

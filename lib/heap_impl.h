@@ -28,6 +28,9 @@ struct kmem_heap {
 	size_t ncaches;
 	struct kmem_cache *kmalloc[KMEM_NR_SIZE_CLASSES];
 	uint8_t small_index[24];	/* (size-1)/8 -> class, size <= 192 */
+	unsigned kmalloc_flags;		/* debugging flags of the size classes */
+	kmem_debug_fn report;		/* kmem_heap_set_reporter */
+	void *report_ctx;
 };
 
 /* Shared between heap.c and xalloc.c. */

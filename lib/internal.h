@@ -56,4 +56,9 @@ struct kmem_cache **kmem__cache_next(struct kmem_cache *c);
 /* 0 when off is an allocated object of c's slabs, else an error. */
 int kmem__cache_obj_check(const struct kmem_cache *c, uint64_t off);
 
+/* The heap's mapping (NULL if none), and its debugging reporter. */
+unsigned char *kmem__heap_mem(const struct kmem_heap *h);
+void kmem__heap_report(const struct kmem_heap *h,
+		       const struct kmem_debug_report *r);
+
 #endif

@@ -70,7 +70,7 @@ int kmem_pool_create(const struct kmem_pool_params *p, struct kmem_pool **out,
 	};
 	struct kmem_heap_params hp = {
 		.page_size = ENGINE_PAGE, .policy = p->policy,
-		.quantum = p->quantum,
+		.quantum = p->quantum, .kmalloc_flags = p->kmalloc_flags,
 	};
 	struct kmem_arena_desc *d = NULL;
 	struct kmem_pool *pool;

@@ -17,16 +17,23 @@
  *
  * Everything is out of band: a slab's descriptor holds a bitmap with one
  * bit per object (set = free) and a hint to the first word that may have a
- * set bit, so neither allocation nor free touches the managed memory, and a
- * double free is always detected (the bit is already set).
+ * set bit, so neither allocation nor free touches the managed memory
+ * (unless the cache is asked to: slab_debug.c), and a double free is
+ * always detected (the bit is already set).
  *
  * Invariants (kmem_cache_check): a slab with inuse == 0 is on the empty
  * list, 0 < inuse < objperslab on partial, inuse == objperslab on full;
  * inuse + popcount(bitmap) == objperslab; no set bit below the hint; the
- * page map names the slab for each of its pages; counters equal the sums.
+ * page map names the slab for each of its pages; counters equal the sums;
+ * only free objects are marked poisoned.
  *
  * Cost: alloc O(1) amortised (the hint only moves forward between frees
  * below it), free O(1).
+ *
+ * Debugging (slab_debug.c) changes the layout only for red zones: a slot
+ * is then guard + object + guard, and base points at object 0 itself, so
+ * the offset arithmetic above is the same.  The hot paths test c->debug
+ * once and leave the debugging work to out-of-line functions.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,44 +42,7 @@
 #include "kmem/heap.h"
 #include "kmem/slab.h"
 #include "internal.h"
-
-enum { L_FULL, L_PARTIAL, L_EMPTY, L_COUNT };
-
-struct slab_link {
-	struct kmem_slab *next, *prev;
-};
-
-struct kmem_slab {
-	struct slab_link link;
-	struct kmem_cache *cache;
-	uint64_t start;		/* offset of the slab's first page */
-	uint64_t base;		/* offset of object 0 (start + colour) */
-	uint32_t inuse;
-	uint32_t hint;		/* no free bit in words below this */
-	uint8_t list;
-	uint64_t freemap[];	/* bit set = object free */
-};
-
-struct kmem_cache {
-	struct kmem_slab *heads[L_COUNT];	/* circular lists, NULL = empty */
-	uint64_t counts[L_COUNT];
-	uint64_t size;			/* object size after alignment */
-	uint64_t recip;			/* ceil(2^32 / size) */
-	int size_shift;			/* log2(size) if a power of two, else -1 */
-	uint32_t objs;			/* objects per slab */
-	uint32_t nwords;		/* bitmap words per slab */
-	uint64_t slab_pages;
-	uint64_t slab_bytes;
-	struct kmem_slab **map;		/* the heap's page map */
-	uint64_t map_pages;
-	unsigned page_shift;
-	uint64_t colour_step, colour_max, colour_next;
-	unsigned reserve;
-	bool kmalloc;
-	struct kmem_heap *heap;
-	struct kmem_cache *next;	/* heap's registry */
-	char name[KMEM_CACHE_NAME_MAX];
-};
+#include "slab_impl.h"
 
 /* ------------------------------------------------------------ lists */
 
@@ -162,10 +132,23 @@ static bool name_ok(const char *name)
 	return true;
 }
 
+/* The slot of a red-zoned object: a guard of rz_left bytes (a multiple of
+ * align) before it, at least KMEM_REDZONE_MIN after, a multiple of align. */
+static uint64_t slot_size(uint64_t objsize, uint64_t align, unsigned flags,
+			  uint64_t *rz_left)
+{
+	if (!(flags & KMEM_CACHE_REDZONE)) {
+		*rz_left = 0;
+		return objsize;
+	}
+	*rz_left = align > KMEM_REDZONE_MIN ? align : KMEM_REDZONE_MIN;
+	return (*rz_left + objsize + KMEM_REDZONE_MIN + align - 1) & ~(align - 1);
+}
+
 int kmem__cache_create(struct kmem_heap *h, const struct kmem_cache_params *p,
 		       bool kmalloc, struct kmem_cache **out)
 {
-	uint64_t align, size, ps, npages;
+	uint64_t align, size, objsize, rz_left, ps, npages;
 	unsigned shift;
 	struct kmem_cache *c;
 	int rc;
@@ -182,7 +165,11 @@ int kmem__cache_create(struct kmem_heap *h, const struct kmem_cache_params *p,
 	ps = kmem_heap_page_size(h);
 	if (p->size > (1ull << 30) || align > ps)
 		return KMEM_EINVAL;
-	size = (p->size + align - 1) & ~(align - 1);
+	if ((p->flags & ~(KMEM_CACHE_COLOUR | KMEM_CACHE_DEBUG)) ||
+	    ((p->flags & KMEM_CACHE_DEBUG) && !kmem__heap_mem(h)))
+		return KMEM_EINVAL;
+	objsize = (p->size + align - 1) & ~(align - 1);
+	size = slot_size(objsize, align, p->flags, &rz_left);
 	npages = p->slab_pages ? p->slab_pages : pick_slab_pages(size, ps);
 	if (npages > (64ull << 20) / ps || npages * ps / size == 0 ||
 	    npages * ps / size > UINT32_MAX / 2)
@@ -204,6 +191,11 @@ int kmem__cache_create(struct kmem_heap *h, const struct kmem_cache_params *p,
 	c->nwords = (c->objs + 63) / 64;
 	c->reserve = p->reserve ? p->reserve : 1;
 	c->kmalloc = kmalloc;
+	c->flags = p->flags;
+	c->debug = p->flags & KMEM_CACHE_DEBUG;
+	c->objsize = objsize;
+	c->rz_left = rz_left;
+	c->mem = kmem__heap_mem(h);
 	c->map = kmem__heap_slabmap(h, &c->map_pages, &shift);
 	c->page_shift = shift;
 	if (p->flags & KMEM_CACHE_COLOUR) {
@@ -238,8 +230,7 @@ static void map_set(struct kmem_cache *c, struct kmem_slab *s,
 
 static int grow(struct kmem_cache *c, struct kmem_slab **out)
 {
-	size_t bytes = sizeof(struct kmem_slab) + c->nwords * sizeof(uint64_t);
-	struct kmem_slab *s = kmem__malloc(bytes);
+	struct kmem_slab *s = kmem__malloc(kmem__slab_desc_bytes(c));
 	uint64_t off;
 	int rc;
 
@@ -252,7 +243,7 @@ static int grow(struct kmem_cache *c, struct kmem_slab **out)
 	}
 	s->cache = c;
 	s->start = off;
-	s->base = off + c->colour_next * c->colour_step;
+	s->base = off + c->colour_next * c->colour_step + c->rz_left;
 	if (c->colour_max)
 		c->colour_next = c->colour_next == c->colour_max ?
 				 0 : c->colour_next + 1;
@@ -261,6 +252,12 @@ static int grow(struct kmem_cache *c, struct kmem_slab **out)
 	memset(s->freemap, 0xff, c->nwords * sizeof(uint64_t));
 	if (c->objs % 64)
 		s->freemap[c->nwords - 1] = (1ull << (c->objs % 64)) - 1;
+	*kmem__slab_poison(c, s) = NULL;
+	if (c->debug && (rc = kmem__slab_debug_grow(c, s)) != 0) {
+		kmem__heap_pages_free(c->heap, off, c->slab_pages);
+		kmem__free(s);
+		return rc;
+	}
 	map_set(c, s, s);
 	list_add(c, s, L_EMPTY);
 	*out = s;
@@ -271,6 +268,8 @@ static void release(struct kmem_cache *c, struct kmem_slab *s)
 {
 	list_del(c, s);
 	map_set(c, s, NULL);
+	if (*kmem__slab_poison(c, s))
+		kmem__slab_poison_drop(c, s);
 	kmem__heap_pages_free(c->heap, s->start, c->slab_pages);
 	kmem__free(s);
 }
@@ -300,41 +299,6 @@ static __attribute__((noinline, cold)) int mark_full(struct kmem_cache *c,
 	return 0;
 }
 
-static inline uint64_t obj_offset(const struct kmem_cache *c, uint64_t idx)
-{
-	return c->size_shift >= 0 ? idx << c->size_shift : idx * c->size;
-}
-
-static __attribute__((noinline, cold)) int alloc_slow(struct kmem_cache *c,
-						      uint64_t *off)
-{
-	int rc = refill(c);
-
-	return rc ? rc : kmem_cache_alloc(c, off);
-}
-
-int kmem_cache_alloc(struct kmem_cache *c, uint64_t *off)
-{
-	struct kmem_slab *s = c->heads[L_PARTIAL];
-	uint64_t word;
-	uint32_t w;
-
-	/* Both slow paths are tail calls, so the fast path needs no frame. */
-	if (__builtin_expect(!s, 0))
-		return alloc_slow(c, off);
-	w = s->hint;
-	while (!s->freemap[w])
-		w++;
-	word = s->freemap[w];
-	s->freemap[w] = word & (word - 1);
-	s->hint = w;
-	*off = s->base + obj_offset(c, (uint64_t)w * 64 +
-				    (uint64_t)__builtin_ctzll(word));
-	if (__builtin_expect(++s->inuse == c->objs, 0))
-		return mark_full(c, s);
-	return 0;
-}
-
 /*
  * Find the slab and object index for off, or the error kmem_cache_free
  * documents.  c is the cache the caller names; an object of another cache
@@ -360,11 +324,59 @@ static inline int locate(const struct kmem_cache *c, uint64_t off,
 	else
 		idx = (delta * c->recip) >> 32;
 	/* off < base wraps delta to a huge value: caught by idx >= objs. */
-	if (__builtin_expect(obj_offset(c, idx) != delta || idx >= c->objs, 0))
+	if (__builtin_expect(kmem__obj_offset(c, idx) != delta ||
+			     idx >= c->objs, 0))
 		return KMEM_EMISALIGNED;
 	*sp = s;
 	*idxp = idx;
 	return 0;
+}
+
+/* Take the first free object of partial slab s. */
+static inline __attribute__((always_inline)) int take(struct kmem_cache *c,
+						      struct kmem_slab *s,
+						      uint64_t *off)
+{
+	uint64_t word;
+	uint32_t w;
+
+	w = s->hint;
+	while (!s->freemap[w])
+		w++;
+	word = s->freemap[w];
+	s->freemap[w] = word & (word - 1);
+	s->hint = w;
+	*off = s->base + kmem__obj_offset(c, (uint64_t)w * 64 +
+					  (uint64_t)__builtin_ctzll(word));
+	if (__builtin_expect(++s->inuse == c->objs, 0))
+		return mark_full(c, s);
+	return 0;
+}
+
+/* No partial slab, or a debugging cache: everything but the fast path. */
+static __attribute__((noinline, cold)) int alloc_slow(struct kmem_cache *c,
+						      uint64_t *off)
+{
+	struct kmem_slab *s;
+	uint64_t idx;
+	int rc;
+
+	if (!c->heads[L_PARTIAL] && (rc = refill(c)) != 0)
+		return rc;
+	take(c, c->heads[L_PARTIAL], off);
+	if (c->debug && locate(c, *off, &s, &idx) == 0)
+		kmem__slab_debug_alloc(c, s, idx);
+	return 0;
+}
+
+int kmem_cache_alloc(struct kmem_cache *c, uint64_t *off)
+{
+	struct kmem_slab *s = c->heads[L_PARTIAL];
+
+	/* The slow path is a tail call, so the fast path needs no frame. */
+	if (__builtin_expect(!s || c->debug, 0))
+		return alloc_slow(c, off);
+	return take(c, s, off);
 }
 
 /* A slab's fill class changed on free: move it, maybe give it back. */
@@ -392,9 +404,14 @@ static inline void free_obj(struct kmem_cache *c, struct kmem_slab *s,
 		refile(c, s);
 }
 
-static bool obj_is_free(const struct kmem_slab *s, uint64_t idx)
+/* Check and poison before the object goes back: the slab may go with it. */
+static __attribute__((noinline, cold)) int free_debug(struct kmem_cache *c,
+						      struct kmem_slab *s,
+						      uint64_t idx)
 {
-	return s->freemap[idx / 64] & (1ull << (idx % 64));
+	kmem__slab_debug_free(c, s, idx);
+	free_obj(c, s, idx);
+	return 0;
 }
 
 int kmem_cache_free(struct kmem_cache *c, uint64_t off)
@@ -405,8 +422,10 @@ int kmem_cache_free(struct kmem_cache *c, uint64_t off)
 
 	if (rc)
 		return rc;
-	if (__builtin_expect(obj_is_free(s, idx), 0))
+	if (__builtin_expect(kmem__obj_is_free(s, idx), 0))
 		return KMEM_EDOUBLEFREE;
+	if (__builtin_expect(c->debug != 0, 0))
+		return free_debug(c, s, idx);
 	free_obj(c, s, idx);
 	return 0;
 }
@@ -480,7 +499,7 @@ int kmem__cache_obj_check(const struct kmem_cache *c, uint64_t off)
 
 	if (rc)
 		return rc;
-	return obj_is_free(s, idx) ? KMEM_ENOTALLOC : 0;
+	return kmem__obj_is_free(s, idx) ? KMEM_ENOTALLOC : 0;
 }
 
 uint64_t kmem__cache_slab_bytes(const struct kmem_cache *c)
@@ -496,7 +515,12 @@ const char *kmem_cache_name(const struct kmem_cache *c)
 
 uint64_t kmem_cache_objsize(const struct kmem_cache *c)
 {
-	return c->size;
+	return c->objsize;
+}
+
+unsigned kmem_cache_flags(const struct kmem_cache *c)
+{
+	return c->flags;
 }
 
 void kmem_cache_stats(const struct kmem_cache *c, struct kmem_cache_stats *st)
@@ -508,7 +532,7 @@ void kmem_cache_stats(const struct kmem_cache *c, struct kmem_cache_stats *st)
 	strcpy(st->name, c->name);
 	st->active_objs = active_objs(c);
 	st->num_objs = slabs * c->objs;
-	st->objsize = c->size;
+	st->objsize = c->objsize;
 	st->objperslab = c->objs;
 	st->pagesperslab = c->slab_pages;
 	st->active_slabs = c->counts[L_FULL] + c->counts[L_PARTIAL];
@@ -516,13 +540,18 @@ void kmem_cache_stats(const struct kmem_cache *c, struct kmem_cache_stats *st)
 	st->full_slabs = c->counts[L_FULL];
 	st->partial_slabs = c->counts[L_PARTIAL];
 	st->empty_slabs = c->counts[L_EMPTY];
-	st->meta_bytes = sizeof(*c) + slabs * (sizeof(struct kmem_slab) +
-					       c->nwords * sizeof(uint64_t));
+	st->meta_bytes = sizeof(*c) + slabs * kmem__slab_desc_bytes(c) +
+			 c->poison_maps * c->nwords * sizeof(uint64_t);
+	st->flags = c->flags;
+	st->poison_errors = c->poison_errors;
+	st->redzone_errors = c->redzone_errors;
+	st->last_bad = c->last_bad;
 }
 
 static int check_slab(const struct kmem_cache *c, const struct kmem_slab *s,
 		      unsigned l)
 {
+	const uint64_t *poison = *kmem__slab_poison(c, s);
 	uint64_t nfree = 0;
 
 	if (s->cache != c || s->list != l || s->inuse > c->objs)
@@ -537,19 +566,31 @@ static int check_slab(const struct kmem_cache *c, const struct kmem_slab *s,
 		return KMEM_ECORRUPT;
 	if (nfree + s->inuse != c->objs)
 		return KMEM_ECORRUPT;
+	/* Only free objects carry the poison mark. */
+	if (poison) {
+		if (!(c->debug & KMEM_CACHE_POISON))
+			return KMEM_ECORRUPT;
+		for (uint32_t w = 0; w < c->nwords; w++)
+			if (poison[w] & ~s->freemap[w])
+				return KMEM_ECORRUPT;
+	}
 	if ((l == L_EMPTY) != (s->inuse == 0) ||
 	    (l == L_FULL) != (s->inuse == c->objs))
 		return KMEM_ECORRUPT;
 	for (uint64_t i = 0; i < c->slab_pages; i++)
 		if (c->map[(s->start >> c->page_shift) + i] != s)
 			return KMEM_ECORRUPT;
-	if (s->base + (uint64_t)c->objs * c->size > s->start + c->slab_bytes)
+	if (s->base < s->start + c->rz_left ||
+	    s->base - c->rz_left + (uint64_t)c->objs * c->size >
+	    s->start + c->slab_bytes)
 		return KMEM_ECORRUPT;
 	return 0;
 }
 
 int kmem_cache_check(const struct kmem_cache *c)
 {
+	uint64_t maps = 0;
+
 	for (unsigned l = 0; l < L_COUNT; l++) {
 		const struct kmem_slab *s = c->heads[l];
 		uint64_t n = 0;
@@ -563,10 +604,11 @@ int kmem_cache_check(const struct kmem_cache *c)
 			if (check_slab(c, s, l) || s->link.next->link.prev != s ||
 			    ++n > c->counts[l])
 				return KMEM_ECORRUPT;
+			maps += *kmem__slab_poison(c, s) != NULL;
 			s = s->link.next;
 		} while (s != c->heads[l]);
 		if (n != c->counts[l])
 			return KMEM_ECORRUPT;
 	}
-	return 0;
+	return maps == c->poison_maps ? 0 : KMEM_ECORRUPT;
 }

@@ -369,26 +369,55 @@ struct obj {
 	int cache;		/* -1 kmalloc */
 };
 
-static void test_slab_model_random(void **state)
+static void count_report(void *ctx, const struct kmem_debug_report *r)
+{
+	(void)r;
+	++*(uint64_t *)ctx;
+}
+
+/* The byte a live object is filled with, by its offset. */
+static uint8_t fill_of(uint64_t off)
+{
+	return (uint8_t)((off >> 3) ^ 0x3c);
+}
+
+/*
+ * The model run, with debugging flags on every cache (and the size
+ * classes) when debug is set: the heap then has real memory, every live
+ * object is filled with its own byte and checked when it is freed, so
+ * guards and poison never land on a live object, and no report may come.
+ */
+static void model_run(const char *name, unsigned debug, uint64_t dflt_ops)
 {
 	const uint64_t region = 8 * MiB;
-	uint64_t seed = tu_seed("slab model"), rng = seed;
-	uint64_t ops = tu_ops(1000000), nlive = 0, cap = 1 << 16;
-	struct kmem_heap *h = mkheap(region);
+	uint64_t seed = tu_seed(name), rng = seed;
+	uint64_t ops = tu_ops(dflt_ops), nlive = 0, cap = 1 << 16;
+	struct kmem_heap_params hp = {
+		.size = region, .page_size = PS, .kmalloc_flags = debug,
+	};
+	struct kmem_heap *h = NULL;
 	struct kmem_cache *caches[4];
 	static const uint64_t csize[4] = { 24, 200, 1500, 5000 };
-	uint64_t live_per_cache[4] = { 0 }, page_bytes = 0;
+	uint64_t live_per_cache[4] = { 0 }, page_bytes = 0, reports = 0;
 	struct obj *lv = calloc(cap, sizeof(*lv));
 	uint8_t *owner = calloc(region / 8, 1);	/* 8-byte granules */
+	uint8_t *mem = debug ? aligned_alloc(PS, region) : NULL;
+	char msg[KMEM_MSG_MAX];
 
-	(void)state;
 	assert_non_null(lv);
 	assert_non_null(owner);
+	hp.mem = mem;
+	assert_int_equal(kmem_heap_create(&hp, &h, msg, sizeof(msg)), 0);
+	kmem_heap_set_reporter(h, count_report, &reports);
 	for (int i = 0; i < 4; i++) {
-		char name[16];
+		char cname[16];
+		struct kmem_cache_params cp = {
+			.name = cname, .size = csize[i], .align = 8,
+			.flags = debug,
+		};
 
-		snprintf(name, sizeof(name), "m%d", i);
-		caches[i] = mkcache(h, name, csize[i], 8, 0);
+		snprintf(cname, sizeof(cname), "m%d", i);
+		assert_int_equal(kmem_cache_create(h, &cp, &caches[i]), 0);
 	}
 	for (uint64_t i = 0; i < ops; i++) {
 		uint64_t r = tu_below(&rng, 100);
@@ -397,6 +426,12 @@ static void test_slab_model_random(void **state)
 			uint64_t j = tu_below(&rng, nlive);
 			struct obj o = lv[j];
 
+			for (uint64_t b = 0; mem && b < o.len; b++)
+				if (mem[o.off + b] != fill_of(o.off))
+					fail_msg("seed %llu: byte %llu of live object "
+						 "%llu changed", (unsigned long long)seed,
+						 (unsigned long long)b,
+						 (unsigned long long)o.off);
 			if (o.cache >= 0) {
 				int rc;
 
@@ -441,6 +476,8 @@ static void test_slab_model_random(void **state)
 				assert_int_equal(owner[o.off / 8 + g], 0);
 				owner[o.off / 8 + g] = 1;
 			}
+			if (mem)
+				memset(mem + o.off, fill_of(o.off), o.len);
 			if (o.cache >= 0)
 				live_per_cache[o.cache]++;
 			else if (o.len > KMEM_KMALLOC_MAX)
@@ -481,9 +518,25 @@ static void test_slab_model_random(void **state)
 	kmem_heap_shrink(h);
 	assert_int_equal(kmem_heap_check(h), 0);
 	assert_true(kmem_heap_is_pristine(h));
+	assert_int_equal(reports, 0);
 	free(lv);
 	free(owner);
+	free(mem);
 	kmem_heap_destroy(h);
+}
+
+static void test_slab_model_random(void **state)
+{
+	(void)state;
+	model_run("slab model", 0, 1000000);
+}
+
+/* The same with poison and red zones on every cache. */
+static void test_slab_model_random_debug(void **state)
+{
+	(void)state;
+	model_run("slab model debug", KMEM_CACHE_POISON | KMEM_CACHE_REDZONE,
+		  300000);
 }
 
 int main(void)
@@ -499,6 +552,7 @@ int main(void)
 		cmocka_unit_test(test_slab_fault_injection),
 		cmocka_unit_test(test_slab_kmalloc_classes),
 		cmocka_unit_test(test_slab_model_random),
+		cmocka_unit_test(test_slab_model_random_debug),
 	};
 
 	return cmocka_run_group_tests_name("slab", tests, NULL, NULL);

@@ -58,11 +58,15 @@ struct kmem_heap_params {
 	size_t narenas;
 	/*
 	 * The region's mapping, or NULL.  Used only to zero memory for
-	 * KMEM_ALLOC_ZERO requests; the heap never reads or writes the region
-	 * otherwise (all metadata is out of band).
+	 * KMEM_ALLOC_ZERO requests and by debugging caches (poison, red
+	 * zones); the heap never reads or writes the region otherwise (all
+	 * metadata is out of band).
 	 */
 	void *mem;
 	bool mem_zeroed;	/* the region starts out zeroed (fresh pool) */
+	/* KMEM_CACHE_POISON | KMEM_CACHE_REDZONE for the size-class caches
+	 * (kmem/slab.h); they need mem. */
+	unsigned kmalloc_flags;
 };
 
 /* Allocation flags. */
@@ -115,8 +119,8 @@ struct kmem_arena_stats {
 
 /*
  * kmem_heap_create - make a heap.  Errors: KMEM_EINVAL with a message for
- * bad sizes or arenas (overlapping, unaligned, outside the region),
- * KMEM_ENOMETA.
+ * bad sizes or arenas (overlapping, unaligned, outside the region) or
+ * debugging kmalloc_flags without mem, KMEM_ENOMETA.
  */
 int kmem_heap_create(const struct kmem_heap_params *p, struct kmem_heap **out,
 		     char *msg, size_t msglen);
@@ -164,6 +168,17 @@ int kmem_heap_claim(struct kmem_heap *h, uint64_t off, uint64_t len);
  * for slab objects).  Errors as kmem_heap_free, nothing changes.
  */
 int kmem_heap_size_of(const struct kmem_heap *h, uint64_t off, uint64_t *len);
+
+/*
+ * kmem_heap_set_reporter - fn(ctx, report) is called for every damaged
+ * object a debugging cache of h finds (kmem/slab.h), from inside the call
+ * that found it; fn must not call back into h.  NULL: count only.
+ */
+void kmem_heap_set_reporter(struct kmem_heap *h, kmem_debug_fn fn, void *ctx);
+
+/* kmem_heap_cache_of - the cache whose slab holds offset off, or NULL
+ * (outside the heap, or not in a slab). */
+struct kmem_cache *kmem_heap_cache_of(const struct kmem_heap *h, uint64_t off);
 
 /* kmem_heap_find_cache - a cache by name, or NULL. */
 struct kmem_cache *kmem_heap_find_cache(const struct kmem_heap *h,

@@ -32,6 +32,9 @@ struct kmem_pool_params {
 	bool require_contiguous;	/* the pool must be one physical run */
 	enum kmem_policy policy;	/* buddy (default) or resource map */
 	uint64_t quantum;		/* resource map granule; 0 = 4 KiB */
+	/* Debugging of the size-class caches: KMEM_CACHE_POISON |
+	 * KMEM_CACHE_REDZONE (kmem/slab.h); kmem_heap_params.kmalloc_flags. */
+	unsigned kmalloc_flags;
 	/* Test hook passed to the backing (fake physical frames). */
 	int (*frame)(void *ctx, uint64_t page, uint64_t *pa, int *node);
 	void *frame_ctx;
