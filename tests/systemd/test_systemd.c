@@ -291,6 +291,84 @@ static void test_systemd_privileges_dropped(void **state)
 	assert_int_equal(wait_exit(pid), 0);
 }
 
+/*
+ * make install into a temporary prefix, then the README's client example
+ * builds against the installed kmem.pc and runs against a daemon.
+ */
+static void test_systemd_install_and_readme_example(void **state)
+{
+	char prefix[256], bdir[512], cmd[2048], src[300], exe[300], ksock[100];
+	char msg[KMEM_MSG_MAX], *slash;
+	FILE *in, *out;
+	char line[512];
+	int copying = 0;
+	struct stat st;
+	pid_t pid;
+	uint64_t t0;
+	struct kmem_client *c = NULL;
+
+	(void)state;
+	if (system("command -v pkg-config >/dev/null 2>&1") != 0) {
+		printf("SKIPPED: pkg-config is not installed\n");
+		skip();
+	}
+	snprintf(bdir, sizeof(bdir), "%s", kmemd);
+	slash = strrchr(bdir, '/');
+	assert_non_null(slash);
+	*slash = 0;
+	path_in(prefix, sizeof(prefix), "prefix");
+	snprintf(cmd, sizeof(cmd), "make --no-print-directory -s install BUILD=%s "
+		 "PREFIX=%s DESTDIR= UNITDIR=%s/units SYSCONFDIR=%s/etc >/dev/null",
+		 bdir, prefix, prefix, prefix);
+	assert_int_equal(system(cmd), 0);
+	snprintf(src, sizeof(src), "%s/lib/pkgconfig/kmem.pc", prefix);
+	assert_int_equal(stat(src, &st), 0);
+	snprintf(src, sizeof(src), "%s/share/man/man8/kmemctl.8", prefix);
+	assert_int_equal(stat(src, &st), 0);
+	snprintf(src, sizeof(src), "%s/units/kmemd.service", prefix);
+	assert_int_equal(stat(src, &st), 0);
+	/* The example is the README's first C block that includes client.h. */
+	path_in(src, sizeof(src), "example.c");
+	in = fopen("README.md", "r");
+	out = fopen(src, "w");
+	assert_non_null(in);
+	assert_non_null(out);
+	while (fgets(line, sizeof(line), in)) {
+		if (!copying && !strcmp(line, "#include <kmem/client.h>\n"))
+			copying = 1;
+		else if (copying && !strncmp(line, "```", 3))
+			break;
+		if (copying)
+			fputs(line, out);
+	}
+	fclose(in);
+	fclose(out);
+	assert_int_equal(copying, 1);
+	path_in(exe, sizeof(exe), "example");
+	snprintf(cmd, sizeof(cmd), "cc -Wall -Wextra -Werror -o %s %s $(PKG_CONFIG_PATH="
+		 "%s/lib/pkgconfig pkg-config --cflags --libs kmem) "
+		 "-Wl,-rpath,%s/lib", exe, src, prefix, prefix);
+	assert_int_equal(system(cmd), 0);
+	/* Run it against a daemon: it connects, allocates (or is told
+	 * why not) and exits 0. */
+	path_in(ksock, sizeof(ksock), "ex.sock");
+	char *argv[] = { (char *)kmemd, (char *)"--config", (char *)"none",
+			 (char *)"--socket", ksock, (char *)"--log-level",
+			 (char *)"error", (char *)"--pool",
+			 (char *)"name=p,size=16M,page=4K,nohuge", NULL };
+	pid = spawn(argv, NULL, -1);
+	t0 = now_ms();
+	while (kmem_client_connect(ksock, "probe", &c, msg, sizeof(msg)) != 0) {
+		assert_true(now_ms() - t0 < 5000);
+		usleep(20000);
+	}
+	kmem_client_disconnect(c);
+	snprintf(cmd, sizeof(cmd), "KMEMD_SOCKET=%s %s >/dev/null 2>&1", ksock, exe);
+	assert_int_equal(system(cmd), 0);
+	kill(pid, SIGTERM);
+	assert_int_equal(wait_exit(pid), 0);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -319,6 +397,7 @@ int main(void)
 		cmocka_unit_test(test_systemd_notify_ready_watchdog_stopping),
 		cmocka_unit_test(test_systemd_socket_activation),
 		cmocka_unit_test(test_systemd_privileges_dropped),
+		cmocka_unit_test(test_systemd_install_and_readme_example),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
