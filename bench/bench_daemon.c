@@ -44,6 +44,22 @@
  * the total over the clients divided by the time from the common start to
  * the last client's end.
  *
+ * The connections above opt out of libkmem's magazines
+ * (KMEM_CONNECT_NO_MAGAZINES), so every operation there is a request.
+ *
+ * Magazines.  kmem_client_alloc(64) + kmem_client_free through a
+ * connection with magazines (the default), against glibc's malloc(64) +
+ * free (__libc_malloc/__libc_free found in libc.so.6 with dlsym, as
+ * bench_engine does, so the figure is glibc's whatever else is loaded),
+ * both in this process pinned to the client's CPU, through benchutil
+ * (calibrated repetitions of --target-ms, interleaved).  Two cases:
+ *   mag-64      the process has one thread, so libkmem elides the
+ *               connection mutex (as glibc's malloc elides its arena lock);
+ *   mag-64-mt   a second thread is alive (parked on a pipe), so every
+ *               alloc and free takes the connection mutex.
+ * The magazine's refills and drains over the whole run are printed, to
+ * show that the pairs made no round trips.
+ *
  * JSON (build/bench/daemon.json, benchutil's format).  Latency records:
  * case "<placement>-<op>" or "<placement>-<op>-p99", impl "raw-socket"
  * or "libkmem", ns_per_op = median over repetitions of the repetition's
@@ -56,8 +72,11 @@
  * pinning) and the raw ends of the sockets (wire.c: the protocol client,
  * the frame-size probe, the echo server).
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnu/lib-names.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +109,11 @@ static const char usage[] =
 "  --cpu N       the client's CPU in the latency placements (default: the\n"
 "                first allowed); the other placement uses the next one\n"
 "  --target-ms   throughput window per repetition (at least 250 ms)\n";
+
+/* Every connection but the magazine case's: one request per operation. */
+static const struct kmem_connect_opts no_mags = {
+	.flags = KMEM_CONNECT_NO_MAGAZINES,
+};
 
 /* ------------------------------------------------------------ latency */
 
@@ -336,7 +360,8 @@ static _Noreturn void client_main(enum mode m, int idx, struct tput_shm *sh,
 	if (m == M_PIPE) {
 		r = rpc_raw_connect(rpc_socket());
 	} else {
-		rc = kmem_client_connect(rpc_socket(), "bench-tput", &c, msg, sizeof(msg));
+		rc = kmem_client_connect_opts(rpc_socket(), "bench-tput", &no_mags,
+					      &c, msg, sizeof(msg));
 		if (rc)
 			rpc_die("connect: %s: %s", kmem_strerror(rc), msg);
 	}
@@ -434,6 +459,114 @@ static void tput_run(const struct bench_opts *o, struct bench_results *r)
 				rpc_die("out of memory");
 		}
 	munmap(sh, sizeof(*sh));
+}
+
+/* ------------------------------------------------------------ magazines */
+
+struct mag_ctx {
+	struct kmem_client *c;
+	void *(*malloc)(size_t);
+	void (*free)(void *);
+};
+
+static uint64_t run_magazine(void *arg, uint64_t iters)
+{
+	struct mag_ctx *x = arg;
+	struct kmem_buf b;
+	uint64_t t0 = bench_now_ns();
+
+	for (uint64_t i = 0; i < iters; i++) {
+		if (kmem_client_alloc(x->c, OBJ_SIZE, NULL, &b))
+			rpc_die("magazine alloc: %s", kmem_client_error(x->c));
+		BENCH_SINK(b.ptr);
+		if (kmem_client_free(x->c, &b))
+			rpc_die("magazine free: %s", kmem_client_error(x->c));
+	}
+	return bench_now_ns() - t0;
+}
+
+static uint64_t run_glibc(void *arg, uint64_t iters)
+{
+	struct mag_ctx *x = arg;
+	uint64_t t0 = bench_now_ns();
+
+	for (uint64_t i = 0; i < iters; i++) {
+		void *p = x->malloc(OBJ_SIZE);
+
+		BENCH_SINK(p);
+		x->free(p);
+	}
+	return bench_now_ns() - t0;
+}
+
+/* glibc's own malloc and free, whatever else the process links. */
+static void bind_glibc(struct mag_ctx *x)
+{
+	void *libc = dlopen(LIBC_SO, RTLD_NOW | RTLD_NOLOAD);
+	Dl_info info;
+
+	if (!libc)
+		rpc_die("%s is not loaded: %s", LIBC_SO, dlerror());
+	x->malloc = (void *(*)(size_t))dlsym(libc, "__libc_malloc");
+	x->free = (void (*)(void *))dlsym(libc, "__libc_free");
+	dlclose(libc);
+	if (!x->malloc || !x->free)
+		rpc_die("no __libc_malloc/__libc_free in %s", LIBC_SO);
+	printf("magazines: glibc = %s's __libc_malloc; plain malloc here is %s's\n",
+	       LIBC_SO, dladdr((void *)(uintptr_t)malloc, &info) && info.dli_fname ?
+	       info.dli_fname : "?");
+}
+
+static void *parked(void *arg)
+{
+	char ch;
+
+	return (void *)(intptr_t)read(*(int *)arg, &ch, 1);
+}
+
+/*
+ * The case name ("mag-64" or "mag-64-mt": then with a second thread
+ * parked for the duration) measured on cpu into r.
+ */
+static void mag_run(const struct bench_opts *o, const char *name, int cpu,
+		    struct bench_results *r)
+{
+	static struct mag_ctx x;
+	struct bench_item items[2] = {
+		{ name, "kmem-magazine", false, 1, run_magazine, &x },
+		{ name, "glibc", true, 1, run_glibc, &x },
+	};
+	struct kmem_magazine_info in = { .name = "" };
+	bool mt = strstr(name, "-mt") != NULL;
+	char msg[KMEM_MSG_MAX];
+	pthread_t th;
+	int fds[2];
+
+	if (!selected(o, name, "kmem-magazine") && !selected(o, name, "glibc"))
+		return;
+	if (!x.malloc)
+		bind_glibc(&x);
+	if (mt && (pipe(fds) || pthread_create(&th, NULL, parked, &fds[0])))
+		rpc_die("cannot start the second thread");
+	if (kmem_client_connect(rpc_socket(), "bench-mag", &x.c, msg, sizeof(msg)))
+		rpc_die("connect: %s", msg);
+	rpc_pin(0, cpu);
+	if (bench_run_case(r, o, items, 2))
+		rpc_die("out of memory");
+	rpc_pin(0, -1);
+	for (size_t i = 0; kmem_client_magazine_info(x.c, i, &in) == 0 &&
+	     strcmp(in.name, "kmalloc-64"); i++)
+		;
+	printf("magazines: %s: kmalloc-64 magazine after the run: %llu "
+	       "refill(s), %llu drain(s), depth %u, %u held\n", name,
+	       (unsigned long long)in.refills, (unsigned long long)in.drains,
+	       in.depth, in.held);
+	kmem_client_disconnect(x.c);
+	if (mt) {
+		close(fds[1]);
+		pthread_join(th, NULL);
+		close(fds[0]);
+	}
 }
 
 /* ------------------------------------------------------------ report */
@@ -534,8 +667,39 @@ static void print_tput(const struct bench_results *r)
 	}
 }
 
+static void print_mag(const struct bench_results *r)
+{
+	static const char *const cases[] = { "mag-64", "mag-64-mt" };
+
+	for (size_t i = 0; i < 2; i++) {
+		const struct bench_figure *k = find(r, cases[i], "kmem-magazine");
+		const struct bench_figure *g = find(r, cases[i], "glibc");
+
+		if (!k && !g)
+			continue;
+		if (i == 0 || !find(r, cases[0], "glibc"))
+			printf("\nmagazines, ns per alloc+free of %d B: median [min-max]; "
+			       "ratio = kmem-magazine / glibc\n%-10s %24s %24s %6s\n",
+			       OBJ_SIZE, "case", "kmem-magazine", "glibc", "ratio");
+		printf("%-10s", cases[i]);
+		if (k)
+			printf(" %8.2f [%6.2f-%7.2f]", k->median, k->min, k->max);
+		else
+			printf(" %24s", "-");
+		if (g)
+			printf(" %8.2f [%6.2f-%7.2f]", g->median, g->min, g->max);
+		else
+			printf(" %24s", "-");
+		if (k && g)
+			printf(" %6.2f\n", k->median / g->median);
+		else
+			printf(" %6s\n", "-");
+	}
+}
+
 /* The issue's targets: alloc+free within 1.5x its floor at each
- * placement (median and p99), and batched throughput >= 200,000/s. */
+ * placement (median and p99), batched throughput >= 200,000/s, and a
+ * magazine alloc+free of 64 B within 2x of glibc's malloc+free. */
 static void print_targets(const struct bench_results *r, const char *const *places,
 			  size_t nplaces)
 {
@@ -564,6 +728,16 @@ static void print_targets(const struct bench_results *r, const char *const *plac
 			printf("  %-24s kmem-batch64 %8.0f allocs/s (>= 200000): %s\n",
 			       c, 1e9 / f->median, 1e9 / f->median >= 200000 ?
 			       "met" : "MISSED");
+	}
+	for (int i = 0; i < 2; i++) {
+		const char *mc = i ? "mag-64-mt" : "mag-64";
+		const struct bench_figure *k = find(r, mc, "kmem-magazine");
+		const struct bench_figure *g = find(r, mc, "glibc");
+
+		if (k && g)
+			printf("  %-24s kmem-magazine/glibc %5.2f (<= 2.0): %s\n", mc,
+			       k->median / g->median,
+			       k->median <= 2.0 * g->median ? "met" : "MISSED");
 	}
 }
 
@@ -674,7 +848,8 @@ int main(int argc, char **argv)
 		rpc_die("no kmemd binary at %s (set KMEMD_BIN or --kmemd)", bin);
 	rpc_setup();
 	kmemd = start_kmemd(bin, spec, sizeof(spec));
-	rc = kmem_client_connect(rpc_socket(), "bench-lat", &x.c, msg, sizeof(msg));
+	rc = kmem_client_connect_opts(rpc_socket(), "bench-lat", &no_mags, &x.c,
+				      msg, sizeof(msg));
 	if (rc)
 		rpc_die("connect: %s: %s", kmem_strerror(rc), msg);
 	x.z = rpc_probe_sizes(rpc_socket(), ALLOC_SIZE, PROBE_SEQ);
@@ -694,7 +869,10 @@ int main(int argc, char **argv)
 
 	nplaces = latency(&x, &o, kmemd, cpu, &res);
 	kmem_client_disconnect(x.c);
+	mag_run(&o, "mag-64", cpu[0], &res);
 	tput_run(&o, &res);
+	/* Last: a thread, once started, leaves glibc multi-threaded. */
+	mag_run(&o, "mag-64-mt", cpu[0], &res);
 	st = rpc_kmemd_stop();
 	if (st != 0) {
 		rpc_kmemd_dump_log();
@@ -704,6 +882,7 @@ int main(int argc, char **argv)
 
 	print_latency(&res, places, nplaces);
 	print_tput(&res);
+	print_mag(&res);
 	print_targets(&res, places, nplaces);
 	printf("\n(whole run %.1f s)\n", (double)(bench_now_ns() - t_start) / 1e9);
 	rc = bench_results_write_json(&res, o.json_dir, "daemon.json");

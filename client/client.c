@@ -255,8 +255,26 @@ static int hello(struct kmem_client *c, const char *name)
 	return rc;
 }
 
+/* Magazines are on unless opts or $KMEM_NO_MAGAZINES (non-empty, not
+ * "0") say otherwise. */
+static bool want_magazines(const struct kmem_connect_opts *opts)
+{
+	const char *env = getenv("KMEM_NO_MAGAZINES");
+
+	if (opts && (opts->flags & KMEM_CONNECT_NO_MAGAZINES))
+		return false;
+	return !env || !*env || !strcmp(env, "0");
+}
+
 int kmem_client_connect(const char *path, const char *name,
 			struct kmem_client **out, char *msg, size_t msglen)
+{
+	return kmem_client_connect_opts(path, name, NULL, out, msg, msglen);
+}
+
+int kmem_client_connect_opts(const char *path, const char *name,
+			     const struct kmem_connect_opts *opts,
+			     struct kmem_client **out, char *msg, size_t msglen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct kmem_client *c = calloc(1, sizeof(*c));
@@ -268,7 +286,6 @@ int kmem_client_connect(const char *path, const char *name,
 		path = getenv("KMEMD_SOCKET");
 	if (!path || !*path)
 		path = KMEM_DEFAULT_SOCKET;
-	pthread_mutex_init(&c->lock, NULL);
 	kmem_frame_decoder_init(&c->dec, 0);
 	kmem_frame_buf_init(&c->out, 0);
 	for (size_t i = 0; i < MAX_POOLS; i++)
@@ -286,6 +303,8 @@ int kmem_client_connect(const char *path, const char *name,
 		goto fail;
 	}
 	rc = hello(c, name);
+	if (rc == 0 && want_magazines(opts) && kmem__mag_create(c))
+		rc = fail(c, KMEM_ENOMETA, "out of memory for the magazines");
 	if (rc)
 		goto fail;
 	*out = c;
@@ -302,6 +321,8 @@ void kmem_client_disconnect(struct kmem_client *c)
 {
 	if (!c)
 		return;
+	/* The daemon takes back what the magazines held with the session. */
+	kmem__mag_destroy(c);
 	for (size_t i = 0; i < c->npools; i++) {
 		if (c->pools[i].base)
 			munmap(c->pools[i].base, c->pools[i].size);
@@ -312,7 +333,6 @@ void kmem_client_disconnect(struct kmem_client *c)
 		close(c->sock);
 	kmem_frame_decoder_fini(&c->dec);
 	kmem_frame_buf_fini(&c->out);
-	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 

@@ -147,8 +147,11 @@ int ctl_connect(struct ctl *x)
 
 	if (x->client)
 		return KMEMCTL_OK;
-	rc = kmem_client_connect(ctl_socket_path(x), "kmemctl", &x->client,
-				 msg, sizeof(msg));
+	/* No magazines: what kmemctl allocates is exactly what it shows. */
+	rc = kmem_client_connect_opts(ctl_socket_path(x), "kmemctl",
+				      &(struct kmem_connect_opts){
+					      KMEM_CONNECT_NO_MAGAZINES },
+				      &x->client, msg, sizeof(msg));
 	if (rc == 0)
 		return KMEMCTL_OK;
 	x->client = NULL;

@@ -14,8 +14,8 @@
 
 #include "internal.h"
 
-#define LOCKED(c, expr) ({ int rc__; pthread_mutex_lock(&(c)->lock); \
-			   rc__ = (expr); pthread_mutex_unlock(&(c)->lock); rc__; })
+#define LOCKED(c, expr) ({ int rc__; bool l__ = kmem__client_lock(c); \
+			   rc__ = (expr); kmem__client_unlock(c, l__); rc__; })
 
 static int map_scatter(struct kmem_client *c, struct cpool *p,
 		       struct kmem_buf *b)
@@ -138,10 +138,27 @@ static int do_alloc(struct kmem_client *c, uint64_t size,
 	return lease_call(c, &q, out);
 }
 
+/* Out of line, so that the magazine path needs no frame for a request. */
+static __attribute__((noinline)) int
+alloc_request(struct kmem_client *c, uint64_t size,
+	      const struct kmem_alloc_opts *o, struct kmem_buf *out)
+{
+	return do_alloc(c, size, o, out);
+}
+
+/* A magazine's object when one can serve it, else a round trip. */
+static int mag_or_alloc(struct kmem_client *c, uint64_t size,
+			const struct kmem_alloc_opts *o, struct kmem_buf *out)
+{
+	int rc = kmem__mag_alloc(c, size, o, out);
+
+	return rc == KMEM__MAG_PASS ? alloc_request(c, size, o, out) : rc;
+}
+
 int kmem_client_alloc(struct kmem_client *c, uint64_t size,
 		      const struct kmem_alloc_opts *opts, struct kmem_buf *out)
 {
-	return LOCKED(c, do_alloc(c, size, opts, out));
+	return LOCKED(c, mag_or_alloc(c, size, opts, out));
 }
 
 static int do_free_id(struct kmem_client *c, uint64_t id)
@@ -160,17 +177,27 @@ static int do_free_id(struct kmem_client *c, uint64_t id)
 	return rc;
 }
 
+static int mag_or_free(struct kmem_client *c, uint64_t id)
+{
+	int rc = kmem__mag_free(c, id);
+
+	return rc == KMEM__MAG_PASS ? do_free_id(c, id) : rc;
+}
+
 int kmem_client_free_id(struct kmem_client *c, uint64_t id)
 {
-	return LOCKED(c, do_free_id(c, id));
+	return LOCKED(c, mag_or_free(c, id));
 }
 
 int kmem_client_free(struct kmem_client *c, struct kmem_buf *b)
 {
-	int rc = kmem_client_free_id(c, b->id);
+	int rc = LOCKED(c, mag_or_free(c, b->id));
 
-	if (rc == 0)
+	/* kmem_client_buf_release, without a call on the magazine path. */
+	if (rc == 0 && b->segs)
 		kmem_client_buf_release(c, b);
+	else if (rc == 0)
+		memset(b, 0, sizeof(*b));
 	return rc;
 }
 
@@ -261,14 +288,22 @@ static int do_ids(struct kmem_client *c, bool cache, const uint64_t *ids,
 	return rc;
 }
 
+static int mag_or_ids(struct kmem_client *c, bool cache, const uint64_t *ids,
+		      size_t n)
+{
+	int rc = kmem__mag_free_ids(c, cache, ids, n);
+
+	return rc == KMEM__MAG_PASS ? do_ids(c, cache, ids, n) : rc;
+}
+
 int kmem_client_free_batch(struct kmem_client *c, const uint64_t *ids, size_t n)
 {
-	return LOCKED(c, do_ids(c, false, ids, n));
+	return LOCKED(c, mag_or_ids(c, false, ids, n));
 }
 
 int kmem_client_cache_free(struct kmem_client *c, const uint64_t *ids, size_t n)
 {
-	return LOCKED(c, do_ids(c, true, ids, n));
+	return LOCKED(c, mag_or_ids(c, true, ids, n));
 }
 
 static int do_cache_create(struct kmem_client *c, const char *pool,
@@ -318,10 +353,18 @@ static int do_cache_alloc(struct kmem_client *c, const char *name,
 	return batch_call(c, &q, count, out);
 }
 
+static int mag_or_cache_alloc(struct kmem_client *c, const char *name,
+			      uint32_t count, struct kmem_buf *out)
+{
+	int rc = kmem__mag_cache_alloc(c, name, count, out);
+
+	return rc == KMEM__MAG_PASS ? do_cache_alloc(c, name, count, out) : rc;
+}
+
 int kmem_client_cache_alloc(struct kmem_client *c, const char *name,
 			    uint32_t count, struct kmem_buf *out)
 {
-	return LOCKED(c, do_cache_alloc(c, name, count, out));
+	return LOCKED(c, mag_or_cache_alloc(c, name, count, out));
 }
 
 static int do_named(struct kmem_client *c, int kind, const char *name,
@@ -372,9 +415,18 @@ int kmem_client_detach(struct kmem_client *c, struct kmem_buf *b)
 	return rc;
 }
 
+/* Idle magazine objects are live objects to the daemon: they go back
+ * before the cache can be destroyed. */
+static int drain_and_destroy(struct kmem_client *c, const char *name)
+{
+	int rc = kmem__mag_cache_drain(c, name);
+
+	return rc ? rc : do_named(c, 2, name, 0, NULL);
+}
+
 int kmem_client_cache_destroy(struct kmem_client *c, const char *name)
 {
-	return LOCKED(c, do_named(c, 2, name, 0, NULL));
+	return LOCKED(c, drain_and_destroy(c, name));
 }
 
 static int do_stats(struct kmem_client *c, bool prom, char **text)

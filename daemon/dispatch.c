@@ -17,6 +17,7 @@
 #include "journal.h"
 #include "leases.h"
 #include "log.h"
+#include "magazine.h"
 #include "pools.h"
 #include "server.h"
 #include "stats.h"
@@ -566,17 +567,42 @@ static bool batch_ok(struct session *s, uint64_t seq, const uint64_t *ids,
 	return true;
 }
 
+/* mr: the magazine fields of a drain (NULL: not one). */
 static void free_batch(struct session *s, uint64_t seq, const uint64_t *ids,
-		       size_t n, bool objects)
+		       size_t n, bool objects, const struct mag_req *mr)
 {
 	if (!batch_ok(s, seq, ids, n, objects))
 		return;
+	if (mr)
+		magazine_report(s, NULL, mr, 0, 0);
 	for (size_t i = 0; i < n; i++)
 		leases_release(s->d, lease_find(&s->d->leases, ids[i]));
 	dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_OK, NULL);
 }
 
 /* ------------------------------------------------------------ batches */
+
+/* The magazine fields of a request: r filled, or NULL when not set. */
+static const struct mag_req *mag_fields(struct mag_req *r, bool on,
+					size_t nobj, const uint64_t *objects,
+					size_t nbytes, const uint64_t *bytes)
+{
+	r->n = nobj < nbytes ? nobj : nbytes;
+	r->objects = objects;
+	r->bytes = bytes;
+	return on ? r : NULL;
+}
+
+static void do_free_batch(struct session *s, uint64_t seq,
+			  const Kmem__FreeBatch *m)
+{
+	struct mag_req mr;
+
+	free_batch(s, seq, m->ids, m->n_ids, false,
+		   mag_fields(&mr, m->magazine, m->n_magazine_objects,
+			      m->magazine_objects, m->n_magazine_bytes,
+			      m->magazine_bytes));
+}
 
 /* Reply with a LeaseBatch of the n leases in ls. */
 static void reply_batch(struct session *s, uint64_t seq, struct lease **ls,
@@ -615,11 +641,12 @@ static void reply_batch(struct session *s, uint64_t seq, struct lease **ls,
 
 /*
  * Make n leases with make(i) -> rc; all or nothing.  On failure replies
- * with the status of the failing allocation.
+ * with the status of the failing allocation.  mr: the magazine fields of
+ * a refill (NULL: not one).
  */
 static void batch_alloc(struct session *s, uint64_t seq, struct kmemd_pool *p,
 			uint32_t count, uint64_t unit, struct dcache *dc,
-			const struct alloc_args *a)
+			const struct alloc_args *a, const struct mag_req *mr)
 {
 	struct lease **ls;
 	char msg[KMEM_MSG_MAX] = "";
@@ -687,6 +714,8 @@ static void batch_alloc(struct session *s, uint64_t seq, struct kmemd_pool *p,
 			rc = KMEM_ENOMETA;
 			break;
 		}
+		if (mr)
+			magazine_grant(s, ls[n]);
 	}
 	if (rc) {
 		while (n)
@@ -694,6 +723,8 @@ static void batch_alloc(struct session *s, uint64_t seq, struct kmemd_pool *p,
 		dispatch_reply_status(s, seq, status_of(rc), msg[0] ? msg :
 				      "not enough free memory for the whole batch");
 	} else {
+		if (mr)
+			magazine_report(s, p, mr, n, n * ls[0]->buf.len);
 		reply_batch(s, seq, ls, n, dc ? unit : ls[0]->buf.len);
 	}
 	free(ls);
@@ -705,6 +736,7 @@ static void do_alloc_batch(struct session *s, uint64_t seq,
 	char msg[KMEM_MSG_MAX];
 	struct alloc_args a = { .node = -1 };
 	struct kmemd_pool *p;
+	struct mag_req mr;
 	int st = check_common(m->size, m->align, m->flags, &a.flags, msg, sizeof(msg));
 
 	if (!st && (a.flags & KMEM_POOL_SCATTER)) {
@@ -720,7 +752,10 @@ static void do_alloc_batch(struct session *s, uint64_t seq,
 		return;
 	a.size = m->size;
 	a.align = m->align;
-	batch_alloc(s, seq, p, m->count, m->size, NULL, &a);
+	batch_alloc(s, seq, p, m->count, m->size, NULL, &a,
+		    mag_fields(&mr, m->magazine, m->n_magazine_objects,
+			       m->magazine_objects, m->n_magazine_bytes,
+			       m->magazine_bytes));
 }
 
 /* ------------------------------------------------------------ caches */
@@ -791,6 +826,7 @@ static void do_cache_alloc(struct session *s, uint64_t seq,
 	struct dcache *dc = m->cache_case == KMEM__CACHE_ALLOC__CACHE_NAME ?
 		find_cache(s->d, m->name, 0) :
 		find_cache(s->d, NULL, m->cache_id);
+	struct mag_req mr;
 
 	if (!dc) {
 		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NOT_FOUND,
@@ -803,7 +839,9 @@ static void do_cache_alloc(struct session *s, uint64_t seq,
 		return;
 	}
 	batch_alloc(s, seq, dc->pool, m->count, kmem_cache_objsize(dc->cache),
-		    dc, NULL);
+		    dc, NULL, mag_fields(&mr, m->magazine, m->n_magazine_objects,
+					 m->magazine_objects, m->n_magazine_bytes,
+					 m->magazine_bytes));
 }
 
 static void do_cache_destroy(struct session *s, uint64_t seq,
@@ -940,8 +978,7 @@ static void handle(struct session *s, const Kmem__Request *q)
 		do_alloc_batch(s, q->seq, q->alloc_batch);
 		break;
 	case KMEM__REQUEST__BODY_FREE_BATCH:
-		free_batch(s, q->seq, q->free_batch->ids,
-			   q->free_batch->n_ids, false);
+		do_free_batch(s, q->seq, q->free_batch);
 		break;
 	case KMEM__REQUEST__BODY_CACHE_CREATE:
 		do_cache_create(s, q->seq, q->cache_create);
@@ -951,7 +988,7 @@ static void handle(struct session *s, const Kmem__Request *q)
 		break;
 	case KMEM__REQUEST__BODY_CACHE_FREE:
 		free_batch(s, q->seq, q->cache_free->ids,
-			   q->cache_free->n_ids, true);
+			   q->cache_free->n_ids, true, NULL);
 		break;
 	case KMEM__REQUEST__BODY_CACHE_DESTROY:
 		do_cache_destroy(s, q->seq, q->cache_destroy);

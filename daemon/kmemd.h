@@ -92,6 +92,12 @@ struct dcache {
 	struct dcache *next;
 };
 
+/* Client magazines of one session in one pool (magazine.c). */
+struct mag_acct {
+	uint64_t leases, bytes;		/* granted by magazine refills, live */
+	uint64_t idle, idle_bytes;	/* idle in the client, last reported */
+};
+
 /* A session: one client connection. */
 struct session {
 	uv_pipe_t pipe;			/* first: handle -> session */
@@ -121,6 +127,7 @@ struct session {
 	uv_timer_t stall;		/* half-received frame timeout */
 	bool stall_armed;
 	unsigned waiting;		/* blocking requests queued */
+	struct mag_acct mag[KMEMD_MAX_POOLS];	/* by daemon pool index */
 	struct session *next, *prev;
 };
 

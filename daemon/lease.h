@@ -44,6 +44,7 @@ struct lease {
 	uid_t uid;			/* who allocated it */
 	uint32_t refs;			/* sessions attached (persistent) */
 	bool doomed;			/* freed while attached */
+	bool magazine;			/* granted to a client magazine */
 	char name[LEASE_NAME_MAX];	/* persistent name, or "" */
 	char tag[LEASE_TAG_MAX];
 	uint64_t created_ns;

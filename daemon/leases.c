@@ -16,6 +16,7 @@
 #include "leases.h"
 #include "journal.h"
 #include "log.h"
+#include "magazine.h"
 #include "pools.h"
 #include "waitq.h"
 
@@ -113,6 +114,8 @@ void leases_release(struct kmemd *d, struct lease *l)
 
 	if (l->owner)
 		ledger_del(l->owner, l);
+	if (l->magazine)
+		magazine_release(l);
 	pool_uncharge(p, l->uid, l->buf.len);
 	if (l->kind == LEASE_OBJ) {
 		struct dcache *dc = dcache_of(d, l->cache);

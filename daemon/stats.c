@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "kmemd.h"
+#include "magazine.h"
 #include "pools.h"
 #include "stats.h"
 
@@ -103,6 +104,19 @@ static json_t *pool_arenas(const struct kmem_heap *h)
 	return a;
 }
 
+/* The client-magazine figures (magazine.c) into object o. */
+static void magazine_json(json_t *o, const struct kmemd *d,
+			  const struct session *s, const struct kmemd_pool *p)
+{
+	struct mag_acct m;
+
+	magazine_totals(d, s, p, &m);
+	json_object_set_new(o, "magazine_leases", u64(m.leases));
+	json_object_set_new(o, "magazine_lease_bytes", u64(m.bytes));
+	json_object_set_new(o, "magazine_objects", u64(m.idle));
+	json_object_set_new(o, "magazine_bytes", u64(m.idle_bytes));
+}
+
 static json_t *pool_json(const struct kmemd_pool *p)
 {
 	struct kmem_pool_stats st;
@@ -138,6 +152,7 @@ static json_t *pool_json(const struct kmemd_pool *p)
 	json_object_set_new(o, "largest_run", u64(bi->largest_run));
 	json_object_set_new(o, "arenas", pool_arenas(kmem_pool_heap(p->pool)));
 	json_object_set_new(o, "quota", u64(p->cfg.quota));
+	magazine_json(o, p->d, NULL, p);
 	return o;
 }
 
@@ -175,13 +190,18 @@ static json_t *sessions_json(const struct kmemd *d)
 {
 	json_t *a = json_array();
 
-	for (const struct session *s = d->sessions; s; s = s->next)
-		json_array_append_new(a, json_pack(
+	for (const struct session *s = d->sessions; s; s = s->next) {
+		json_t *o = json_pack(
 			"{s:o,s:i,s:i,s:i,s:s,s:s,s:o,s:o,s:i}",
 			"id", u64(s->id), "pid", (int)s->pid, "uid", (int)s->uid,
 			"gid", (int)s->gid, "comm", s->comm, "name", s->name,
 			"leases", u64(s->nleases), "bytes", u64(s->bytes),
-			"waiting", (int)s->waiting));
+			"waiting", (int)s->waiting);
+
+		if (o)
+			magazine_json(o, d, s, NULL);
+		json_array_append_new(a, o);
+	}
 	return a;
 }
 
@@ -302,15 +322,23 @@ static void prom_pools(struct buf *b, const struct kmemd *d)
 		{ "pool_used_bytes", "Bytes allocated (leases, slabs)." },
 		{ "pool_largest_free_bytes", "Largest free contiguous block." },
 		{ "pool_leases", "Live leases in the pool." },
+		{ "pool_magazine_lease_bytes", "Bytes of live leases granted "
+		  "to client magazines (idle there or handed out since)." },
+		{ "pool_magazine_bytes", "Bytes idle in client magazines, as "
+		  "the clients reported at their last refill or drain." },
 	};
 
-	for (size_t m = 0; m < 5; m++) {
+	for (size_t m = 0; m < 7; m++) {
 		metric(b, g[m].name, "gauge", g[m].help);
 		for (size_t i = 0; i < d->npools; i++) {
 			struct kmem_heap_stats hs;
-			uint64_t v[5];
+			struct mag_acct mg;
+			uint64_t v[7];
 
 			kmem_heap_stats(kmem_pool_heap(d->pools[i].pool), &hs);
+			magazine_totals(d, NULL, &d->pools[i], &mg);
+			v[5] = mg.bytes;
+			v[6] = mg.idle_bytes;
 			v[0] = hs.total_bytes;
 			v[1] = hs.free_bytes;
 			v[2] = hs.used_bytes;

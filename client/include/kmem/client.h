@@ -94,6 +94,36 @@ struct kmem_pool_info {
 int kmem_client_connect(const char *path, const char *name,
 			struct kmem_client **out, char *msg, size_t msglen);
 
+/*
+ * Magazines.  By default a connection keeps, per kmalloc size class (8 B
+ * to 8 KiB) and per named cache it allocates from, a magazine of objects
+ * leased in advance: kmem_client_alloc of at most 8 KiB with default
+ * options (KMEM_ZERO allowed, done here), kmem_client_cache_alloc of up to
+ * 512 objects, and the frees of what they returned, are then served with
+ * no round trip; an empty magazine is refilled and a full one drained
+ * with one batch request, and magazines grow with the allocation rate up
+ * to 512 objects or 1 MiB each.  Objects in a magazine are leases of the
+ * session all the same: the daemon reclaims them with the session and
+ * counts them as any lease (its stats show them as magazine_* figures).
+ * A freed object is not given back to the daemon at once, and an
+ * allocation may take more from the pool than it asked for: opt out with
+ * KMEM_CONNECT_NO_MAGAZINES or the environment KMEM_NO_MAGAZINES=1 when
+ * every allocation and free must be a request of its own.
+ */
+#define KMEM_CONNECT_NO_MAGAZINES 0x1u
+
+struct kmem_connect_opts {
+	unsigned flags;		/* KMEM_CONNECT_* */
+};
+
+#define KMEM_CONNECT_OPTS_INIT { 0 }
+
+/* kmem_client_connect with options (opts NULL = defaults); the same
+ * results. */
+int kmem_client_connect_opts(const char *path, const char *name,
+			     const struct kmem_connect_opts *opts,
+			     struct kmem_client **out, char *msg, size_t msglen);
+
 /* kmem_client_disconnect - unmap, close; the session's leases are freed. */
 void kmem_client_disconnect(struct kmem_client *c);
 
@@ -109,12 +139,17 @@ int kmem_client_pool_info(const struct kmem_client *c, size_t i,
  * kmem_client_alloc - one buffer of size bytes (opts NULL = defaults).
  * Errors: KMEM_ENOMEM (no memory now), KMEM_ETIMEDOUT, KMEM_EINVAL,
  * KMEM_ENOENT (pool), KMEM_EPERM, KMEM_EQUOTA, KMEM_ECONSTRAINT,
- * KMEM_EEXIST (name), KMEM_ECONN/KMEM_EPROTO.
+ * KMEM_EEXIST (name), KMEM_ECONN/KMEM_EPROTO.  At most 8 KiB with
+ * default options (or only KMEM_ZERO) comes from a magazine when the
+ * connection has them: the same buffer description, no round trip unless
+ * the magazine is empty.
  */
 int kmem_client_alloc(struct kmem_client *c, uint64_t size,
 		      const struct kmem_alloc_opts *opts, struct kmem_buf *out);
 
-/* kmem_client_free - free a buffer (by its id); releases b's resources. */
+/* kmem_client_free - free a buffer (by its id); releases b's resources.
+ * A magazine's object goes back to its magazine; freeing one that is
+ * there already is KMEM_ENOENT, as the daemon answers a double free. */
 int kmem_client_free(struct kmem_client *c, struct kmem_buf *b);
 int kmem_client_free_id(struct kmem_client *c, uint64_t id);
 
@@ -127,11 +162,16 @@ int kmem_client_alloc_batch(struct kmem_client *c, const char *pool,
 			    struct kmem_buf *out);
 
 /* kmem_client_free_batch - free n leases by id in one round trip, all or
- * nothing. */
+ * nothing (magazine objects among them go back to their magazines, and
+ * take no round trip if all are such). */
 int kmem_client_free_batch(struct kmem_client *c, const uint64_t *ids,
 			   size_t n);
 
-/* Named slab caches in the daemon. */
+/* Named slab caches in the daemon.  kmem_client_cache_alloc of up to 512
+ * objects and kmem_client_cache_free of them use the cache's magazine
+ * when the connection has magazines; kmem_client_cache_destroy gives that
+ * magazine's idle objects back first (another session's still count as
+ * live objects: KMEM_EBUSY). */
 int kmem_client_cache_create(struct kmem_client *c, const char *pool,
 			     const char *name, uint64_t object_size,
 			     uint64_t align, uint64_t *cache_id);
@@ -161,5 +201,33 @@ int kmem_client_ping(struct kmem_client *c, size_t payload_len);
 /* Release what kmem_client_* put into b (scatter mapping, segment list)
  * without freeing the lease. */
 void kmem_client_buf_release(struct kmem_client *c, struct kmem_buf *b);
+
+/* One magazine of a connection (kmem_client_magazine_info). */
+struct kmem_magazine_info {
+	char name[32];		/* "kmalloc-64" ... "kmalloc-8k", or a cache's */
+	bool cache;		/* a named cache's magazine */
+	uint64_t object_size;	/* bytes per object; 0 before the first refill */
+	unsigned pool;		/* pool index of its objects */
+	uint32_t depth;		/* idle objects kept before a drain */
+	uint32_t depth_max;	/* what depth may grow to */
+	uint32_t held;		/* idle objects in the magazine now */
+	uint32_t out;		/* objects it handed out, not yet freed */
+	uint64_t refills, drains;	/* round trips so far */
+};
+
+/*
+ * kmem_client_magazine_info - magazine i of c: the 13 size classes
+ * first, then the named caches in the order of their first use.  0, or
+ * KMEM_ENOENT past the last one (at once when magazines are off).
+ */
+int kmem_client_magazine_info(struct kmem_client *c, size_t i,
+			      struct kmem_magazine_info *info);
+
+/*
+ * kmem_client_magazine_drain - give every idle magazine object back to
+ * the daemon now (one FreeBatch per magazine that holds any).  Objects
+ * the application holds are untouched.  0 or the first error.
+ */
+int kmem_client_magazine_drain(struct kmem_client *c);
 
 #endif
