@@ -6,6 +6,7 @@
  * to the tests; the only state it keeps in globals is what must be undone
  * at exit (the hugepage reservation) and, in a forked child, its pipes.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -770,4 +771,107 @@ int integ_child_read(struct integ_child *c, void *buf, size_t len,
 int integ_child_write(struct integ_child *c, const void *buf, size_t len)
 {
 	return write(c->down, buf, len) == (ssize_t)len ? 0 : -1;
+}
+
+/* ------------------------------------------------------------ faults */
+
+int integ_daemon_kill(struct integ_daemon *d)
+{
+	int st;
+
+	if (!d->pid)
+		return -1;
+	kill(d->pid, SIGKILL);
+	while (waitpid(d->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	d->pid = 0;
+	return st;
+}
+
+bool integ_daemon_log_has(const struct integ_daemon *d, const char *needle)
+{
+	char line[2048];
+	bool found = false;
+	FILE *f = fopen(d->log, "r");
+
+	if (f) {
+		while (!found && fgets(line, sizeof(line), f))
+			found = strstr(line, needle) != NULL;
+		fclose(f);
+	}
+	if (!found) {
+		printf("the daemon's log does not say \"%s\"\n", needle);
+		integ_daemon_dump_log(d);
+	}
+	return found;
+}
+
+long integ_proc_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	long n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+long integ_proc_status_kib(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			v = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+unsigned long integ_raise_nofile(unsigned long want)
+{
+	struct rlimit rl, nl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 0;
+	if (rl.rlim_cur >= want)
+		return (unsigned long)rl.rlim_cur;
+	nl.rlim_cur = want;
+	nl.rlim_max = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ?
+		      want : rl.rlim_max;
+	/* Beyond the hard limit needs CAP_SYS_RESOURCE: else the hard one. */
+	if (setrlimit(RLIMIT_NOFILE, &nl)) {
+		nl.rlim_cur = nl.rlim_max = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nl);
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	return (unsigned long)rl.rlim_cur;
+}
+
+unsigned long integ_env_ulong(const char *name, unsigned long dflt)
+{
+	const char *v = getenv(name);
+	char *end;
+	unsigned long x;
+
+	if (!v || !*v)
+		return dflt;
+	x = strtoul(v, &end, 10);
+	return *end ? dflt : x;
 }

@@ -191,6 +191,32 @@ void integ_child_fail(const char *file, int line, const char *fmt, ...)
 		"%s == %s: \"%s\" != \"%s\"", #a, #b, a__ ? a__ : "(null)", \
 		b__ ? b__ : "(null)"); } while (0)
 
+/* ------------------------------------------------------------ faults */
+
+/*
+ * integ_daemon_kill - SIGKILL the daemon (a crash: no shutdown path runs)
+ * and reap it.  The directory and its log stay, as after
+ * integ_daemon_stop.  Returns the wait status, or -1 if it had exited.
+ */
+int integ_daemon_kill(struct integ_daemon *d);
+
+/* Does the daemon's log contain needle?  (Printed with the log if not.) */
+bool integ_daemon_log_has(const struct integ_daemon *d, const char *needle);
+
+/* Open file descriptors of pid (entries of /proc/PID/fd), or -1. */
+long integ_proc_fds(pid_t pid);
+
+/* A "Key:   N kB" line of /proc/PID/status (VmRSS, RssAnon...) in KiB,
+ * or -1. */
+long integ_proc_status_kib(pid_t pid, const char *key);
+
+/* Raise RLIMIT_NOFILE's soft limit to want (at most the hard limit, or
+ * beyond it as root).  Returns the soft limit now in force. */
+unsigned long integ_raise_nofile(unsigned long want);
+
+/* An environment variable as an unsigned number, or dflt. */
+unsigned long integ_env_ulong(const char *name, unsigned long dflt);
+
 /* ------------------------------------------------------------ misc */
 
 /* Monotonic milliseconds. */
