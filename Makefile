@@ -115,6 +115,37 @@ TEST_BINS   += $(CLI_TEST)
 export KMEMD_BIN = $(abspath $(KMEMD))
 export KMEMCTL_BIN = $(abspath $(KMEMCTL))
 
+# ---------------------------------------------------------------- fuzz
+# libFuzzer targets (tests/fuzz/fuzz_*.c), built with clang into
+# $(BUILD)/fuzz.  The engine, the daemon (less main.c) and the protocol
+# code are compiled again under $(BUILD)/fuzz/obj, instrumented for the
+# fuzzer and always under ASan+UBSan, so the gcc builds are untouched; lib/
+# carries the fault-injection hook there (fuzz_engine arms it).
+# `make fuzz FUZZ_SECONDS=N` runs each target N seconds on a copy of its
+# seed corpus (kept in $(BUILD)/fuzz/corpus); in `make test`,
+# tests/fuzz/test_fuzz runs each one's crash inputs (tests/fuzz/regress)
+# and then FUZZ_TEST_SECONDS of fuzzing.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TEST_SECONDS ?= 10
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -O1 -g $(WARN) -MMD -MP $(FUZZ_SAN) \
+                -fsanitize=fuzzer-no-link
+FUZZ_FLAGS   := -timeout=10 -rss_limit_mb=2048
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_CORE    := $(FUZZ_LIB_OBJ) $(FUZZ_DIR)/obj/proto/kmem.pb-c.o \
+                $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,proto/frame.c tests/fuzz/fuzzd.c \
+                  $(filter-out daemon/main.c,$(DAEMON_SRC)))
+FUZZ_TEST    := $(BUILD)/tests/fuzz/test_fuzz
+TEST_BINS    += $(FUZZ_TEST)
+export FUZZ_BIN_DIR = $(abspath $(FUZZ_DIR))
+export FUZZ_SRC_DIR = $(abspath tests/fuzz)
+export FUZZ_TEST_SECONDS
+
 VERSION  := 0.1.0
 SYSCONFDIR ?= /etc
 UNITDIR  ?= /lib/systemd/system
@@ -335,3 +366,41 @@ $(SYSTEMD_TEST): $(BUILD)/tests/systemd/test_systemd.o $(BUILD)/tests/unit/testu
 $(BUILD)/tests/systemd/%.o: tests/systemd/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(shell pkg-config --cflags cmocka) -c -o $@ $<
+
+# libFuzzer targets (variables with the other tests above).
+.PHONY: fuzz fuzz-seeds
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@fail=0; for t in $(FUZZ_TARGETS); do mkdir -p $(FUZZ_DIR)/corpus/$$t && \
+	  cp tests/fuzz/corpus/$$t/* $(FUZZ_DIR)/corpus/$$t/ && \
+	  $(FUZZ_DIR)/$$t $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SECONDS) \
+	    -dict=tests/fuzz/$$t.dict -artifact_prefix=$(FUZZ_DIR)/$$t- \
+	    -print_final_stats=1 $(FUZZ_DIR)/corpus/$$t || \
+	  { echo "fuzz: $$t failed; its input is $(FUZZ_DIR)/$$t-*"; fail=1; }; \
+	done; exit $$fail
+
+# Regenerate the committed seeds (tests/fuzz/gen_seeds.c says how).
+fuzz-seeds: $(BUILD)/tests/fuzz/gen_seeds
+	$(BUILD)/tests/fuzz/gen_seeds tests/fuzz/corpus
+
+$(FUZZ_DIR)/obj/%.o: %.c | $(PROTO_GEN_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -Idaemon -DKMEM_FAULT_INJECT $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_DIR)/obj/proto/kmem.pb-c.o: $(PROTO_GEN_C)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_DIR)/fuzz_engine: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_engine.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_CORE)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(DAEMON_LIBS)
+
+$(FUZZ_TEST): $(BUILD)/tests/fuzz/test_fuzz.o | $(FUZZ_BIN)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs cmocka) $(LDLIBS)
+
+$(BUILD)/tests/fuzz/gen_seeds: $(BUILD)/tests/fuzz/gen_seeds.o $(PROTO_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PROTO_LIBS) $(LDLIBS)
+$(BUILD)/tests/fuzz/gen_seeds.o: | $(PROTO_GEN_H)

@@ -7,10 +7,12 @@ set -eu
 # libinih: kmemd.conf; libsystemd: sd_notify/socket activation;
 # libhttp-parser-dev: the HTTP stats endpoint).  Tests: cmocka, curl and jq
 # (HTTP), man-db and groff-base (man pages render), systemd
-# (systemd-analyze verify).  Bench: jemalloc and mimalloc as peers.
+# (systemd-analyze verify); clang and libclang-rt-14-dev (libFuzzer and
+# the sanitizer runtimes, Debian 12's clang 14) for the fuzz targets that
+# make test and make fuzz build.  Bench: jemalloc and mimalloc as peers.
 PACKAGES="gcc make pkg-config libuv1-dev libprotobuf-c-dev protobuf-c-compiler
 libjansson-dev libinih-dev libsystemd-dev libhttp-parser-dev
-libcmocka-dev curl jq man-db groff-base systemd
+libcmocka-dev curl jq man-db groff-base systemd clang libclang-rt-14-dev
 libjemalloc-dev libmimalloc-dev"
 
 missing=""
