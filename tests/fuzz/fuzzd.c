@@ -24,6 +24,17 @@
 #define EXCHANGE_LIMIT_NS (5ull * 1000 * 1000 * 1000)
 
 static size_t baseline;		/* handles open between exchanges */
+static char dir[] = "/tmp/kmemd-fuzz-XXXXXX";
+static const struct kmemd *daemon_of_exit;
+
+/* The temporary directory goes with the process (unless it crashes). */
+static void remove_dir(void)
+{
+	unlink(daemon_of_exit->cfg.socket_path);
+	if (daemon_of_exit->cfg.stats_socket_path[0])
+		unlink(daemon_of_exit->cfg.stats_socket_path);
+	rmdir(dir);
+}
 
 uint64_t kmemd_now_ns(void)
 {
@@ -47,7 +58,6 @@ size_t fuzzd_handles(const struct kmemd *d)
 void fuzzd_start(struct kmemd *d, const char *const *pools, bool stats)
 {
 	static uv_loop_t loop;
-	static char dir[] = "/tmp/kmemd-fuzz-XXXXXX";
 	const char *level = getenv("FUZZ_LOG");
 	char err[512];
 
@@ -62,6 +72,8 @@ void fuzzd_start(struct kmemd *d, const char *const *pools, bool stats)
 	if (!stats)
 		d->cfg.stats_socket_path[0] = 0;
 	d->cfg.stats_socket_set = true;
+	daemon_of_exit = d;
+	atexit(remove_dir);
 	d->cfg.log_level = log_get_level();
 	/* Small limits, so that back-pressure and refusals are reachable by
 	 * small inputs. */
