@@ -252,11 +252,21 @@ static void trim(struct kmem_buddy *b, uint32_t p, uint64_t n)
 
 	if (p + n == end)
 		return;
+	unsigned c = kmem_log2_ceil(n);
+
 	/* The tail blocks' buddies all lie inside the kept part, so none
-	 * of them can merge: push without coalescing. */
+	 * of them can merge: push without coalescing.  The head keeps the
+	 * order of the rounded size (a block placed for a larger alignment
+	 * shrinks to it), so an exact region always has n in
+	 * (2^(c-1), 2^c). */
 	push_range(b, p + n, end);
-	b->pg[p].state = PG_EXACT;
-	b->pg[p].next = (uint32_t)n;
+	b->pg[p].order = (uint8_t)c;
+	if (n == ((uint64_t)1 << c)) {
+		b->pg[p].state = PG_ALLOC;
+	} else {
+		b->pg[p].state = PG_EXACT;
+		b->pg[p].next = (uint32_t)n;
+	}
 }
 
 int kmem_buddy_alloc_exact(struct kmem_buddy *b, uint64_t size, uint64_t *off)

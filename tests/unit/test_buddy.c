@@ -405,6 +405,31 @@ static void test_buddy_claim_exact_with_reused_tail(void **state)
 	kmem_buddy_destroy(b);
 }
 
+/* A block placed for a larger alignment, trimmed to a few pages, is a
+ * consistent exact (or plain) allocation of its own rounded order. */
+static void test_buddy_trim_of_an_oversized_block(void **state)
+{
+	struct kmem_buddy *b = mk(0, 128, 0);
+	uint64_t off, sz;
+
+	(void)state;
+	assert_int_equal(kmem_buddy_alloc_order(b, 6, &off), 0);
+	assert_int_equal(kmem_buddy_trim(b, off, 3 * PS), 0);
+	assert_int_equal(kmem_buddy_check(b), 0);
+	assert_int_equal(kmem_buddy_alloc_size_of(b, off, &sz), 0);
+	assert_int_equal(sz, 3 * PS);
+	assert_int_equal(kmem_buddy_free_bytes(b), 125 * PS);
+	assert_int_equal(kmem_buddy_free(b, off), 0);
+	assert_true(kmem_buddy_is_pristine(b));
+	/* Trimmed to a power of two: a plain block of that order. */
+	assert_int_equal(kmem_buddy_alloc_order(b, 6, &off), 0);
+	assert_int_equal(kmem_buddy_trim(b, off, 4 * PS), 0);
+	assert_int_equal(kmem_buddy_check(b), 0);
+	assert_int_equal(kmem_buddy_free_exact(b, off, 4 * PS), 0);
+	assert_true(kmem_buddy_is_pristine(b));
+	kmem_buddy_destroy(b);
+}
+
 /* ------------------------------------------------------------ model test */
 
 struct live {
@@ -515,6 +540,7 @@ int main(void)
 		cmocka_unit_test(test_buddy_create_fault_injection),
 		cmocka_unit_test(test_buddy_claim_rebuilds_state),
 		cmocka_unit_test(test_buddy_claim_exact_with_reused_tail),
+		cmocka_unit_test(test_buddy_trim_of_an_oversized_block),
 		cmocka_unit_test(test_buddy_model_random),
 		cmocka_unit_test(test_buddy_model_small_range),
 	};
