@@ -144,6 +144,9 @@ int config_load_file(struct kmemd_config *c, const char *path, char *err,
 	int line;
 
 	ini_stop_on_first_error = true;
+	/* An indented line would otherwise continue (and replace) the key
+	 * above it: every line stands alone. */
+	ini_allow_multiline = false;
 	line = ini_parse(path, handler, &l);
 	if (line == -1) {
 		snprintf(err, errlen, "%s: cannot open", path);

@@ -51,6 +51,27 @@ static int parse_ids(const char *v, uint32_t *ids, size_t *n)
 	return *n ? 0 : -1;
 }
 
+/*
+ * A string value that survives a round trip through kmemd.conf: not
+ * empty, printable, no leading or trailing blank, no leading ';' (a
+ * comment to the INI reader), and short enough that "key = value" fits
+ * the reader's 200-byte line.
+ */
+#define VALUE_MAX 160
+
+static bool value_ok(const char *v, size_t cap)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n >= cap || n > VALUE_MAX || v[0] == ';' ||
+	    v[0] == ' ' || v[n - 1] == ' ')
+		return false;
+	for (; *v; v++)
+		if (*v < ' ' || *v > '~')
+			return false;
+	return true;
+}
+
 static bool name_ok(const char *v)
 {
 	size_t n = strlen(v);
@@ -87,7 +108,7 @@ int config_pool_key(struct pool_config *p, const char *k, const char *v)
 	if (!strcmp(k, "gids"))
 		return parse_ids(v, p->gids, &p->ngids);
 	if (!strcmp(k, "path")) {
-		if (!*v || strlen(v) >= sizeof(p->path))
+		if (!value_ok(v, sizeof(p->path)))
 			return -1;
 		strcpy(p->path, v);
 		return 0;
@@ -201,7 +222,7 @@ static int stats_key(struct kmemd_config *c, const char *k, const char *v)
 	unsigned long x;
 
 	if (!strcmp(k, "socket")) {
-		if (!*v || strlen(v) >= sizeof(c->stats_socket_path))
+		if (!value_ok(v, sizeof(c->stats_socket_path)))
 			return -1;
 		memset(c->stats_socket_path, 0, sizeof(c->stats_socket_path));
 		if (strcmp(v, "none"))
@@ -219,7 +240,7 @@ static int stats_key(struct kmemd_config *c, const char *k, const char *v)
 		return 0;
 	}
 	if (!strcmp(k, "address")) {
-		if (strlen(v) >= sizeof(c->stats_address) ||
+		if (!value_ok(v, sizeof(c->stats_address)) ||
 		    (inet_pton(AF_INET, v, addr) != 1 &&
 		     inet_pton(AF_INET6, v, addr) != 1))
 			return -1;
@@ -236,7 +257,7 @@ int config_daemon_key(struct kmemd_config *c, const char *k, const char *v)
 	uint64_t x;
 
 	if (!strcmp(k, "socket")) {
-		if (!*v || strlen(v) >= sizeof(c->socket_path))
+		if (!value_ok(v, sizeof(c->socket_path)))
 			return -1;
 		strcpy(c->socket_path, v);
 		return 0;
@@ -262,13 +283,13 @@ int config_daemon_key(struct kmemd_config *c, const char *k, const char *v)
 	if (!strcmp(k, "stall_timeout_ms"))
 		return parse_ms(v, &c->stall_timeout_ms);
 	if (!strcmp(k, "user")) {
-		if (strlen(v) >= sizeof(c->user))
+		if (!value_ok(v, sizeof(c->user)))
 			return -1;
 		strcpy(c->user, v);
 		return 0;
 	}
 	if (!strcmp(k, "state_dir")) {
-		if (strlen(v) >= sizeof(c->state_dir))
+		if (!value_ok(v, sizeof(c->state_dir)))
 			return -1;
 		/* "none": keep no journal (named buffers die with the daemon). */
 		snprintf(c->state_dir, sizeof(c->state_dir), "%s",

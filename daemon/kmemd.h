@@ -67,6 +67,14 @@ struct kmemd {
 	struct lease_table leases;
 	uv_pipe_t listener;
 	bool listening;
+	uv_idle_t resume;		/* resumes sessions held back for fairness */
+	bool resuming;
+	uint64_t unsent;		/* reply bytes in flight, all sessions */
+	uint64_t gen;			/* bumped by every lease change */
+	struct {			/* one stats document per loop turn */
+		char *text;
+		uint64_t gen, now;
+	} stats_cache[2];
 	bool socket_activated;		/* the listener came from systemd */
 	uv_signal_t sigterm, sigint;
 	struct session *sessions;	/* list of live sessions */

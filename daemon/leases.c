@@ -74,6 +74,7 @@ struct lease *leases_grant(struct session *s, struct kmemd_pool *p,
 	if (dc)
 		dc->live++;
 	pool_charge(p, l->uid, l->buf.len);
+	d->gen++;
 	return l;
 }
 
@@ -96,6 +97,7 @@ struct lease *leases_restore(struct kmemd *d, struct kmemd_pool *p,
 	snprintf(l->tag, sizeof(l->tag), "%s", tag);
 	lease_insert(&d->leases, l);
 	pool_charge(p, uid, l->buf.len);
+	d->gen++;
 	return l;
 }
 
@@ -130,9 +132,11 @@ void leases_release(struct kmemd *d, struct lease *l)
 	if (rc)
 		log_err("lease %llu: engine refused its free: %s",
 			(unsigned long long)l->id, kmem_strerror(rc));
-	if (!l->owner)
+	/* A doomed lease's FREE was journaled when it was freed. */
+	if (!l->owner && !l->doomed)
 		journal_free(d, l->id);
 	lease_remove(&d->leases, l);
+	d->gen++;
 	waitq_kick(p);
 }
 
@@ -142,6 +146,9 @@ void leases_free_persistent(struct kmemd *d, struct lease *l)
 		leases_release(d, l);
 		return;
 	}
+	/* Freed now, for the journal too: a crash before the last detach
+	 * must not bring it back. */
+	journal_free(d, l->id);
 	lease_unname(&d->leases, l);
 	l->doomed = true;
 }

@@ -311,6 +311,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d.journal_fd = -1;
+	server_init(&d);
 	if (pools_create(&d) || journal_open(&d) ||
 	    make_socket_dir(d.cfg.socket_path) || server_listen(&d) ||
 	    stats_listen(&d) || privs_drop(&d)) {
@@ -341,6 +342,8 @@ int main(int argc, char **argv)
 		free(dc);
 	}
 	journal_close(&d);
+	free(d.stats_cache[0].text);
+	free(d.stats_cache[1].text);
 	lease_table_fini(&d.leases);
 	pools_destroy(&d);
 	log_info("stopped");

@@ -46,6 +46,7 @@ static void on_close(uv_handle_t *h);
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 static void process(struct session *s);
+static void settle(struct session *s);
 
 /* ------------------------------------------------------------ output */
 
@@ -55,6 +56,7 @@ static void on_write(uv_write_t *req, int status)
 	struct session *s = w->s;
 
 	s->inflight -= w->len;
+	s->d->unsent -= w->len;
 	free(w->data);
 	free(w);
 	if (s->closing)
@@ -72,10 +74,8 @@ static void on_write(uv_write_t *req, int status)
 	if (s->inflight < s->d->cfg.out_limit / 2) {
 		if (s->backlog)
 			process(s);
-		if (!s->closing && !s->draining && !s->backlog && !s->reading) {
-			s->reading = true;
-			uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read);
-		}
+		else
+			settle(s);
 	}
 }
 
@@ -128,8 +128,10 @@ void session_flush(struct session *s)
 	s->out.len = s->out.cap = 0;
 	buf = uv_buf_init((char *)w->data, (unsigned)w->len);
 	s->inflight += w->len;
+	s->d->unsent += w->len;
 	if (uv_write(&w->req, (uv_stream_t *)&s->pipe, &buf, 1, on_write) < 0) {
 		s->inflight -= w->len;
+		s->d->unsent -= w->len;
 		free(w->data);
 		free(w);
 		session_close(s, "write failed");
@@ -212,9 +214,17 @@ static void arm_stall(struct session *s)
 	}
 }
 
+/*
+ * Back-pressure.  A session may have out_limit bytes of replies unsent;
+ * all sessions together 4 x out_limit, beyond which every session with
+ * replies of its own unsent is not read (nor its held-back requests
+ * handled) until they drain.
+ */
 static bool over_limit(const struct session *s)
 {
-	return s->out.len + s->inflight > s->d->cfg.out_limit;
+	uint64_t lim = s->d->cfg.out_limit, mine = s->out.len + s->inflight;
+
+	return mine > lim || (mine && s->d->unsent + s->out.len > 4 * lim);
 }
 
 /* Keep the unhandled rest of the current chunk for later. */
@@ -235,15 +245,47 @@ static void hold_back(struct session *s)
 	s->backlog_len = n;
 }
 
+static void on_resume(uv_idle_t *idle);
+
 /*
- * Handle every complete frame fed to the decoder, unless the replies pile
- * up beyond out_limit: then the rest is held back and the session is not
- * read until the replies drain (a client that sends many requests and
- * reads no replies costs at most out_limit plus what it sent).
+ * Read the session, or not: not while requests are held back or replies
+ * pile up.  Requests held back only for fairness are resumed on the next
+ * loop turn (an idle handle); those held for back-pressure when the
+ * replies drain (on_write).
  */
+static void settle(struct session *s)
+{
+	struct kmemd *d = s->d;
+
+	if (s->closing || s->draining)
+		return;
+	if (s->backlog || over_limit(s)) {
+		if (s->reading) {
+			uv_read_stop((uv_stream_t *)&s->pipe);
+			s->reading = false;
+		}
+		if (s->backlog && !over_limit(s) && !d->resuming) {
+			uv_idle_start(&d->resume, on_resume);
+			d->resuming = true;
+		}
+	} else if (!s->reading) {
+		s->reading = true;
+		uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read);
+	}
+}
+
+/*
+ * Handle the complete frames fed to the decoder: at most TURN_FRAMES per
+ * loop turn (so one flooding client cannot hold the loop from the others)
+ * and only while the replies stay under the limits; the rest is held back.
+ */
+#define TURN_FRAMES 64
+
 static void process(struct session *s)
 {
 	const uint8_t *payload;
+	bool held = false;
+	unsigned n = 0;
 	size_t len;
 	int rc;
 
@@ -255,8 +297,9 @@ static void process(struct session *s)
 		s->backlog = b;		/* freed once consumed or replaced */
 	}
 	while (!s->closing && !s->draining) {
-		if (over_limit(s)) {
+		if (over_limit(s) || n == TURN_FRAMES) {
 			hold_back(s);
+			held = true;
 			break;
 		}
 		rc = kmem_frame_decoder_next(&s->dec, &payload, &len);
@@ -268,8 +311,9 @@ static void process(struct session *s)
 			break;
 		}
 		dispatch_frame(s, payload, len);
+		n++;
 	}
-	if (s->backlog && !over_limit(s) && !s->closing) {
+	if (!held && s->backlog && !s->closing) {
 		/* Consumed to the end (a partial frame was copied). */
 		free(s->backlog);
 		s->backlog = NULL;
@@ -279,10 +323,32 @@ static void process(struct session *s)
 		return;
 	arm_stall(s);
 	session_flush(s);
-	if (!s->closing && (s->backlog || over_limit(s)) && s->reading) {
-		uv_read_stop((uv_stream_t *)&s->pipe);
-		s->reading = false;
+	settle(s);
+}
+
+static void on_resume(uv_idle_t *idle)
+{
+	struct kmemd *d = idle->data;
+	bool more = false;
+
+	for (struct session *s = d->sessions, *next; s; s = next) {
+		next = s->next;
+		if (s->backlog && !over_limit(s) && !s->closing && !s->draining) {
+			process(s);
+			more |= s->backlog != NULL;
+		}
 	}
+	if (!more) {
+		uv_idle_stop(idle);
+		d->resuming = false;
+	}
+}
+
+void server_init(struct kmemd *d)
+{
+	uv_idle_init(d->loop, &d->resume);
+	d->resume.data = d;
+	uv_unref((uv_handle_t *)&d->resume);
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
@@ -358,6 +424,7 @@ static void on_connection(uv_stream_t *server, int status)
 	d->sessions = s;
 	d->nsessions++;
 	d->ctr.sessions_total++;
+	d->gen++;
 	s->reading = true;
 	uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read);
 	log_debug("session %llu: pid %d uid %d comm %s", (unsigned long long)s->id,
@@ -403,6 +470,7 @@ void session_close(struct session *s, const char *why)
 	if (s->next)
 		s->next->prev = s->prev;
 	d->nsessions--;
+	d->gen++;
 	uv_close((uv_handle_t *)&s->pipe, on_close);
 }
 

@@ -6,6 +6,9 @@
 
 #include "kmemd.h"
 
+/* server_init - the server's loop handles (before server_listen). */
+void server_init(struct kmemd *d);
+
 /*
  * server_listen - bind the socket path with the configured mode (created
  * under a umask, so there is no window with a looser mode), replacing a

@@ -91,6 +91,7 @@ void fuzzd_start(struct kmemd *d, const char *const *pools, bool stats)
 	d->journal_fd = -1;
 	FUZZ_CHECK(lease_table_init(&d->leases) == 0, "lease table");
 	FUZZ_CHECK(pools_create(d) == 0, "pools (see the log above)");
+	server_init(d);
 	FUZZ_CHECK(server_listen(d) == 0, "listen on %s", d->cfg.socket_path);
 	if (stats)
 		FUZZ_CHECK(http_start(d) == 0, "listen on %s",
