@@ -1,6 +1,12 @@
 #!/bin/sh
 # Install the Debian packages kmemd needs to build, test and benchmark.
 # A no-op when everything is there; needs root (or sudo) otherwise.
+#
+#   sh scripts/deps.sh         build and test (make deps, make test)
+#   sh scripts/deps.sh bench   only the benchmarks' extra peers (make
+#                              bench-deps): DPDK, which is big (some 220
+#                              packages, 27 MB to fetch, 165 MB installed)
+#                              and so not pulled in by make test.
 set -eu
 
 # Build: the compiler and the libraries (libuv, protobuf-c, jansson;
@@ -14,6 +20,10 @@ PACKAGES="gcc make pkg-config libuv1-dev libprotobuf-c-dev protobuf-c-compiler
 libjansson-dev libinih-dev libsystemd-dev libhttp-parser-dev
 libcmocka-dev curl jq man-db groff-base systemd clang libclang-rt-14-dev
 libjemalloc-dev libmimalloc-dev"
+BENCH_PACKAGES="libdpdk-dev"
+if [ "${1:-}" = bench ]; then
+	PACKAGES="$BENCH_PACKAGES"
+fi
 
 missing=""
 for p in $PACKAGES; do
