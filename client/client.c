@@ -286,7 +286,9 @@ int kmem_client_connect_opts(const char *path, const char *name,
 		path = getenv("KMEMD_SOCKET");
 	if (!path || !*path)
 		path = KMEM_DEFAULT_SOCKET;
-	kmem_frame_decoder_init(&c->dec, 0);
+	/* The daemon is trusted with large replies (a big pool's stats
+	 * document); requests stay within its 1 MiB. */
+	kmem_frame_decoder_init(&c->dec, 64u << 20);
 	kmem_frame_buf_init(&c->out, 0);
 	for (size_t i = 0; i < MAX_POOLS; i++)
 		c->pools[i].fd = -1;

@@ -416,7 +416,9 @@ static void on_connection(uv_stream_t *server, int status)
 	s->stall.data = s;
 	s->id = ++d->next_session_id;
 	kmem_frame_decoder_init(&s->dec, d->cfg.max_frame);
-	kmem_frame_buf_init(&s->out, 0);
+	/* Replies are the daemon's own: a big pool's stats document may pass
+	 * the 1 MiB that bounds what clients send. */
+	kmem_frame_buf_init(&s->out, KMEMD_REPLY_MAX);
 	peer_identity(s);
 	s->next = d->sessions;
 	if (d->sessions)

@@ -6,6 +6,9 @@
 
 #include "kmemd.h"
 
+/* Largest reply frame (the stats document of a very large pool). */
+#define KMEMD_REPLY_MAX (64u << 20)
+
 /* server_init - the server's loop handles (before server_listen). */
 void server_init(struct kmemd *d);
 

@@ -194,7 +194,8 @@ static int prepare(const struct kmem_heap *h, const struct kmem_alloc_req *req,
 			  kmem__size_str(w->boundary, s2));
 		return KMEM_ECONSTRAINT;
 	}
-	for (size_t i = 0; i < h->narenas; i++)
+	/* Only physical constraints need to know (the loop is O(arenas)). */
+	for (size_t i = 0; w->phys && !any_phys && i < h->narenas; i++)
 		any_phys |= (h->arenas[i].d.flags & KMEM_ARENA_PHYS) != 0;
 	if (w->phys && !any_phys) {
 		kmem__msg(msg, msglen, "physical addresses are unknown in this pool "
@@ -227,8 +228,12 @@ int kmem_heap_xalloc(struct kmem_heap *h, const struct kmem_alloc_req *req,
 		if (l > largest)
 			largest = l;
 		if (place(a, &w, lo, hi, h->page_size, &off) == 0) {
+			/* What the allocation occupies: the resource map
+			 * rounds to its quantum (kmem_heap_size_of says so
+			 * too, and callers charge this length). */
+			uint64_t q = a->vmem ? kmem_vmem_quantum(a->vmem) : 1;
 			uint64_t len = a->buddy ? w.npages << h->page_shift :
-					       w.size;
+					       (w.size + q - 1) & ~(q - 1);
 
 			if (req->flags & KMEM_ALLOC_ZERO)
 				kmem__heap_zero_fill(h, off, len);

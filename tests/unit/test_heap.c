@@ -305,7 +305,7 @@ static void test_heap_vmem_policy(void **state)
 {
 	struct kmem_heap *h = mkheap(KMEM_POLICY_VMEM);
 	struct kmem_heap_stats a, b;
-	struct kmem_alloc_res r;
+	struct kmem_alloc_res r, q;
 	uint64_t off, len;
 	char msg[KMEM_MSG_MAX];
 
@@ -313,6 +313,13 @@ static void test_heap_vmem_policy(void **state)
 	kmem_heap_stats(h, &a);
 	assert_int_equal(xalloc(h, 33 * PS, 0, 0, 0, -1, &r, msg), 0);
 	assert_int_equal(r.len, 33 * PS);
+	/* A length that is no multiple of the quantum: the result says what
+	 * the map holds, as kmem_heap_size_of does. */
+	assert_int_equal(xalloc(h, 3 * PS + 57, 0, 0, 0, -1, &q, msg), 0);
+	assert_int_equal(q.len, 4 * PS);
+	assert_int_equal(kmem_heap_size_of(h, q.off, &len), 0);
+	assert_int_equal(len, q.len);
+	assert_int_equal(kmem_heap_free(h, q.off), 0);
 	assert_int_equal(kmem_heap_alloc(h, 100, &off), 0);	/* slab object */
 	assert_int_equal(kmem_heap_size_of(h, off, &len), 0);
 	assert_int_equal(len, 128);
