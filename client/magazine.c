@@ -63,6 +63,7 @@
 #define MAG_GROW_NS 5000000ull	/* exchanges closer than this: grow */
 #define MAG_NAME_MAX 32		/* the daemon's cache names, NUL included */
 #define MAG_DRAIN_MAX 4096u	/* ids per FreeBatch (the daemon takes 16384) */
+#define MAG_BATCH_STACK 64	/* batch frees up to this need no malloc */
 
 /* lib/heap.c's kmem_size_classes.  If the daemon's classes ever differed,
  * nothing breaks: a refill asks for the class size and the LeaseBatch's
@@ -617,20 +618,27 @@ static __attribute__((noinline)) int free_slow(struct kmem_client *c,
 	return 0;
 }
 
-int kmem__mag_free(struct kmem_client *c, uint64_t id)
+/* The object of slot e back to its magazine. */
+static inline int free_slot(struct kmem_client *c, struct slot *e)
 {
 	struct kmem_mags *m = c->mags;
-	struct slot *e;
-	struct mag *g;
+	struct mag *g = &m->v[e->mag];
 
-	if (!m || !(e = slot_find(m, id)))
-		return KMEM__MAG_PASS;
-	g = &m->v[e->mag];
 	if (__builtin_expect(e->state != ST_OUT || g->n >= g->depth ||
 			     g->n >= g->cap, 0))
 		return free_slow(c, e);
 	mag_push(m, g, e);
 	return 0;
+}
+
+int kmem__mag_free(struct kmem_client *c, uint64_t id)
+{
+	struct kmem_mags *m = c->mags;
+	struct slot *e;
+
+	if (!m || !(e = slot_find(m, id)))
+		return KMEM__MAG_PASS;
+	return free_slot(c, e);
 }
 
 /* Undo the PENDING marks of ids[0..n). */
@@ -715,28 +723,42 @@ static int free_rest(struct kmem_client *c, bool cache, uint64_t *ids, size_t n)
 	return rc;
 }
 
+/* A CacheFree or FreeBatch of one id: kmem__mag_free's path. */
+static int free_one(struct kmem_client *c, bool cache, uint64_t id)
+{
+	struct kmem_mags *m = c->mags;
+	struct slot *e = slot_find(m, id);
+
+	if (!e)
+		return KMEM__MAG_PASS;
+	if (cache && !m->v[e->mag].cache)
+		return kmem__client_fail(c, KMEM_EINVAL, "lease %llu is not a cache "
+					 "object", (unsigned long long)id);
+	return free_slot(c, e);
+}
+
 int kmem__mag_free_ids(struct kmem_client *c, bool cache, const uint64_t *ids,
 		       size_t n)
 {
 	struct kmem_mags *m = c->mags;
-	uint64_t *rest;
+	uint64_t small[MAG_BATCH_STACK], *rest = small;
 	size_t nrest;
 	int rc;
 
 	if (!m || n == 0 || !m->used)
 		return KMEM__MAG_PASS;
-	rest = malloc(n * sizeof(*rest));
-	if (!rest)
+	if (n == 1)
+		return free_one(c, cache, ids[0]);
+	if (n > MAG_BATCH_STACK && !(rest = malloc(n * sizeof(*rest))))
 		return kmem__client_fail(c, KMEM_ENOMETA, "out of memory");
 	rc = mark(c, cache, ids, n, rest, &nrest);
-	if (!rc && nrest == n) {
-		free(rest);
-		return KMEM__MAG_PASS;
-	}
 	/* All or nothing: the daemon's part first, the magazines' after. */
-	if (!rc && nrest)
+	if (!rc && nrest && nrest < n)
 		rc = free_rest(c, cache, rest, nrest);
-	free(rest);
+	if (rest != small)
+		free(rest);
+	if (!rc && nrest == n)
+		return KMEM__MAG_PASS;
 	if (rc) {
 		unmark(m, ids, n);
 		return rc;
@@ -745,15 +767,16 @@ int kmem__mag_free_ids(struct kmem_client *c, bool cache, const uint64_t *ids,
 		struct slot *e = slot_find(m, ids[i]);
 
 		if (e && e->state == ST_PENDING) {
-			struct mag *g = &m->v[e->mag];
-
 			e->state = ST_OUT;
-			mag_push(m, g, e);
-			g->pending = 0;
+			mag_push(m, &m->v[e->mag], e);
 		}
 	}
+	/* Only the magazines this batch touched can be over their depth. */
 	for (size_t k = 0; k < m->nmags; k++)
-		mag_settle(c, k);
+		if (m->v[k].pending) {
+			m->v[k].pending = 0;
+			mag_settle(c, k);
+		}
 	return 0;
 }
 

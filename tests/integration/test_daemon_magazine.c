@@ -766,6 +766,10 @@ static void test_daemon_magazine_answers_its_own_errors(void **state)
 	ids[1] = big.id;	/* freed above */
 	assert_int_equal(kmem_client_free_batch(c, ids, 2), KMEM_ENOENT);
 	assert_int_equal(mag_info(c, "kmalloc-128").out, 1);
+	/* A size-class object is no cache's, alone or in a batch. */
+	assert_int_equal(kmem_client_cache_free(c, &d.id, 1), KMEM_EINVAL);
+	assert_int_equal(kmem_client_cache_free(c, ids, 2), KMEM_EINVAL);
+	assert_int_equal(mag_info(c, "kmalloc-128").out, 1);
 	assert_int_equal(kmem_client_free(c, &d), 0);
 
 	/* Other options are not a magazine's: those are round trips. */
