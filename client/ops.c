@@ -1,5 +1,6 @@
 /*
- * ops.c - libkmem's requests: allocation, batches, caches, names, stats.
+ * ops.c - libkmem's requests: allocation, batches, caches, names, stats,
+ * debugging.
  *
  * A contiguous lease is a pointer into the pool mapping made at connect.
  * A scatter lease (pieces of whole hugepages in several places of the pool)
@@ -429,7 +430,8 @@ int kmem_client_cache_destroy(struct kmem_client *c, const char *name)
 	return LOCKED(c, drain_and_destroy(c, name));
 }
 
-static int do_stats(struct kmem_client *c, bool prom, char **text)
+static int do_stats(struct kmem_client *c, bool prom, bool leases, pid_t pid,
+		    char **text)
 {
 	Kmem__Request q = KMEM__REQUEST__INIT;
 	Kmem__Stats st = KMEM__STATS__INIT;
@@ -438,6 +440,8 @@ static int do_stats(struct kmem_client *c, bool prom, char **text)
 
 	st.format = prom ? KMEM__STATS_FORMAT__STATS_FORMAT_PROMETHEUS :
 			   KMEM__STATS_FORMAT__STATS_FORMAT_JSON;
+	st.include_leases = leases;
+	st.pid = pid > 0 ? (uint32_t)pid : 0;
 	q.body_case = KMEM__REQUEST__BODY_STATS;
 	q.stats = &st;
 	rc = kmem__client_call(c, &q, &r);
@@ -453,7 +457,92 @@ static int do_stats(struct kmem_client *c, bool prom, char **text)
 
 int kmem_client_stats(struct kmem_client *c, bool prometheus, char **text)
 {
-	return LOCKED(c, do_stats(c, prometheus, text));
+	return LOCKED(c, do_stats(c, prometheus, false, 0, text));
+}
+
+int kmem_client_leases(struct kmem_client *c, pid_t pid, char **text)
+{
+	return LOCKED(c, do_stats(c, false, true, pid, text));
+}
+
+static int do_debug(struct kmem_client *c, const char *pool, bool poison)
+{
+	Kmem__Request q = KMEM__REQUEST__INIT;
+	Kmem__Debug m = KMEM__DEBUG__INIT;
+	Kmem__Response *r;
+	int rc;
+
+	m.pool = (char *)(pool ? pool : "");
+	m.poison = poison;
+	q.body_case = KMEM__REQUEST__BODY_DEBUG;
+	q.debug = &m;
+	rc = kmem__client_call(c, &q, &r);
+	if (!rc)
+		kmem_frame_free_response(r, NULL);
+	return rc;
+}
+
+int kmem_client_debug(struct kmem_client *c, const char *pool, bool poison)
+{
+	return LOCKED(c, do_debug(c, pool, poison));
+}
+
+/* Copy the reply's problems into out (all or nothing). */
+static int copy_verify(struct kmem_client *c, const Kmem__VerifyReply *vr,
+		       struct kmem_verify *out)
+{
+	struct kmem_verify v = {
+		.pools = vr->pools, .caches = vr->caches, .leases = vr->leases,
+	};
+
+	if (vr->n_problems) {
+		v.problems = calloc(vr->n_problems, sizeof(*v.problems));
+		if (!v.problems)
+			return kmem__client_fail(c, KMEM_ENOMETA, "out of memory");
+		for (; v.nproblems < vr->n_problems; v.nproblems++) {
+			v.problems[v.nproblems] = strdup(vr->problems[v.nproblems]);
+			if (!v.problems[v.nproblems]) {
+				kmem_client_verify_release(&v);
+				return kmem__client_fail(c, KMEM_ENOMETA,
+							 "out of memory");
+			}
+		}
+	}
+	*out = v;
+	return 0;
+}
+
+static int do_verify(struct kmem_client *c, struct kmem_verify *out)
+{
+	Kmem__Request q = KMEM__REQUEST__INIT;
+	Kmem__Verify m = KMEM__VERIFY__INIT;
+	Kmem__Response *r;
+	int rc;
+
+	q.body_case = KMEM__REQUEST__BODY_VERIFY;
+	q.verify = &m;
+	rc = kmem__client_call(c, &q, &r);
+	if (rc)
+		return rc;
+	if (r->body_case != KMEM__RESPONSE__BODY_VERIFY)
+		rc = kmem__client_fail(c, KMEM_EPROTO, "expected a VerifyReply");
+	else
+		rc = copy_verify(c, r->verify, out);
+	kmem_frame_free_response(r, NULL);
+	return rc;
+}
+
+int kmem_client_verify(struct kmem_client *c, struct kmem_verify *out)
+{
+	return LOCKED(c, do_verify(c, out));
+}
+
+void kmem_client_verify_release(struct kmem_verify *v)
+{
+	for (size_t i = 0; i < v->nproblems; i++)
+		free(v->problems[i]);
+	free(v->problems);
+	memset(v, 0, sizeof(*v));
 }
 
 static int do_ping(struct kmem_client *c, size_t n)

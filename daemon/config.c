@@ -80,6 +80,42 @@ static bool name_ok(const char *v)
 		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == n;
 }
 
+int config_debug_flags(const char *v, unsigned *flags)
+{
+	unsigned f = 0;
+
+	if (!strcmp(v, "none")) {
+		*flags = 0;
+		return 0;
+	}
+	while (*v) {
+		size_t n = strcspn(v, "+,: ");
+
+		if (n == 6 && !strncmp(v, "poison", 6))
+			f |= KMEM_CACHE_POISON;
+		else if (n == 7 && !strncmp(v, "redzone", 7))
+			f |= KMEM_CACHE_REDZONE;
+		else
+			return -1;
+		v += n;
+		v += strspn(v, "+,: ");
+	}
+	if (!f)
+		return -1;
+	*flags = f;
+	return 0;
+}
+
+const char *config_debug_name(unsigned flags, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s",
+		 flags & KMEM_CACHE_POISON ? "poison" : "",
+		 (flags & KMEM_CACHE_DEBUG) == KMEM_CACHE_DEBUG ? "," : "",
+		 flags & KMEM_CACHE_REDZONE ? "redzone" :
+		 flags & KMEM_CACHE_POISON ? "" : "none");
+	return buf;
+}
+
 int config_pool_key(struct pool_config *p, const char *k, const char *v)
 {
 	if (!strcmp(k, "name")) {
@@ -113,6 +149,8 @@ int config_pool_key(struct pool_config *p, const char *k, const char *v)
 		strcpy(p->path, v);
 		return 0;
 	}
+	if (!strcmp(k, "debug"))
+		return config_debug_flags(v, &p->debug);
 	return -2;
 }
 
@@ -152,7 +190,8 @@ int config_add_pool(struct kmemd_config *c, const char *spec, char *err,
 		rc = config_pool_key(&p, kv, eq + 1);
 		if (rc == -2) {
 			snprintf(err, errlen, "pool spec '%s': unknown key '%s' (keys: "
-				 "name size page policy uids gids quota path)", spec, kv);
+				 "name size page policy uids gids quota path debug)",
+				 spec, kv);
 			return -1;
 		}
 		if (rc) {
@@ -407,6 +446,7 @@ void config_print(const struct kmemd_config *c, FILE *f)
 		(unsigned)c->stats_port, c->stats_address, c->stats_timeout_ms);
 	for (size_t i = 0; i < c->npools; i++) {
 		const struct pool_config *p = &c->pools[i];
+		char dbg[24];
 
 		fprintf(f, "\n[pool %s]\nsize = %llu\npage_size = %llu\n", p->name,
 			(unsigned long long)p->size,
@@ -421,6 +461,8 @@ void config_print(const struct kmemd_config *c, FILE *f)
 		fprintf(f, "allow_nohuge = %s\nrequire_contiguous = %s\n",
 			p->allow_nohuge ? "true" : "false",
 			p->require_contiguous ? "true" : "false");
+		fprintf(f, "debug = %s\n", config_debug_name(p->debug, dbg,
+							     sizeof(dbg)));
 	}
 }
 

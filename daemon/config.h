@@ -4,8 +4,11 @@
  * Every key is settable by a command-line flag; pools are given as
  *   --pool name=dma,size=64M[,page=2M][,policy=buddy|vmem][,uids=0:1000]
  *          [,gids=27][,quota=16M][,nohuge][,contig][,path=/dev/hugepages/f]
+ *          [,debug=poison+redzone]
  * uids/gids list who may use the pool (':' between ids); with neither, any
  * client that can reach the socket may (the socket's mode is the gate).
+ * debug lists the slab debugging aids of the pool's caches ('+', ',' or
+ * ':' between them; "none"): poison (switchable at run time) and redzone.
  */
 #ifndef KMEMD_CONFIG_H
 #define KMEMD_CONFIG_H
@@ -38,6 +41,7 @@ struct pool_config {
 	gid_t gids[KMEMD_MAX_IDS];
 	size_t ngids;
 	uint64_t quota;			/* bytes per uid, 0 = none */
+	unsigned debug;			/* KMEM_CACHE_POISON | _REDZONE */
 };
 
 struct kmemd_config {
@@ -79,7 +83,7 @@ int config_daemon_key(struct kmemd_config *c, const char *key,
 		      const char *value);
 
 /* config_pool_key - set one pool key (name size page policy uids gids
- * quota path); 0, -1 bad value, -2 unknown key. */
+ * quota path debug); 0, -1 bad value, -2 unknown key. */
 int config_pool_key(struct pool_config *p, const char *key, const char *value);
 
 /* config_new_pool - append an empty pool named name (checked: legal,
@@ -104,6 +108,15 @@ void config_print(const struct kmemd_config *c, FILE *f);
  */
 int config_add_pool(struct kmemd_config *c, const char *spec, char *err,
 		    size_t errlen);
+
+/*
+ * config_debug_flags - "poison", "redzone", "poison+redzone" (or with ','
+ * ':' or ' '), "none" -> KMEM_CACHE_* flags.  0 or -1.
+ * config_debug_name - the flags in that syntax ("poison,redzone", "none")
+ * into buf (at least 16 bytes).
+ */
+int config_debug_flags(const char *v, unsigned *flags);
+const char *config_debug_name(unsigned flags, char *buf, size_t len);
 
 /* The developer default of `make run`: one 64 MiB pool "default". */
 void config_default_pool(struct kmemd_config *c, bool allow_nohuge);

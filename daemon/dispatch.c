@@ -13,6 +13,7 @@
 
 #include "kmem/error.h"
 #include "kmem/size.h"
+#include "debug.h"
 #include "dispatch.h"
 #include "journal.h"
 #include "leases.h"
@@ -21,6 +22,7 @@
 #include "pools.h"
 #include "server.h"
 #include "stats.h"
+#include "verify.h"
 #include "waitq.h"
 
 #define BATCH_MAX 16384		/* leases in one batch reply (fits 1 MiB) */
@@ -784,6 +786,7 @@ static void do_cache_create(struct session *s, uint64_t seq,
 	p = usable_pool(s, seq, m->pool);
 	if (!p)
 		return;
+	cp.flags = debug_cache_flags(p);
 	if (find_cache(s->d, m->name, 0) || !strncmp(m->name, "kmalloc-", 8)) {
 		snprintf(msg, sizeof(msg), "a cache named '%s' exists", m->name);
 		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_EXISTS, msg);
@@ -919,8 +922,11 @@ static void do_stats(struct session *s, uint64_t seq, const Kmem__Stats *m)
 {
 	Kmem__Response r = KMEM__RESPONSE__INIT;
 	Kmem__StatsReply sr = KMEM__STATS_REPLY__INIT;
+	struct stats_opts o = {
+		.leases = m->include_leases, .pid = (pid_t)m->pid,
+	};
 	char *text = m->format == KMEM__STATS_FORMAT__STATS_FORMAT_PROMETHEUS ?
-		     stats_prometheus(s->d) : stats_json(s->d);
+		     stats_prometheus(s->d) : stats_json_opts(s->d, &o);
 
 	if (!text) {
 		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NO_MEMORY,
@@ -964,6 +970,8 @@ static enum req_type type_of(Kmem__Request__BodyCase c)
 	case KMEM__REQUEST__BODY_DETACH: return REQ_DETACH;
 	case KMEM__REQUEST__BODY_STATS: return REQ_STATS;
 	case KMEM__REQUEST__BODY_PING: return REQ_PING;
+	case KMEM__REQUEST__BODY_DEBUG: return REQ_DEBUG;
+	case KMEM__REQUEST__BODY_VERIFY: return REQ_VERIFY;
 	default: return REQ_INVALID;
 	}
 }
@@ -997,6 +1005,10 @@ static void handle(struct session *s, const Kmem__Request *q)
 	case KMEM__REQUEST__BODY_DETACH: do_detach(s, q->seq, q->detach); break;
 	case KMEM__REQUEST__BODY_STATS: do_stats(s, q->seq, q->stats); break;
 	case KMEM__REQUEST__BODY_PING: do_ping(s, q->seq, q->ping); break;
+	case KMEM__REQUEST__BODY_DEBUG: debug_request(s, q->seq, q->debug); break;
+	case KMEM__REQUEST__BODY_VERIFY:
+		verify_request(s, q->seq, q->verify);
+		break;
 	default: break;
 	}
 }

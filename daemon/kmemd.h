@@ -39,13 +39,15 @@ struct kmemd_pool {
 	size_t nusage, cap_usage;
 	struct waiter *wait_head, *wait_tail;	/* blocking allocations, FIFO */
 	uint64_t leases, bytes;			/* live session + named */
+	unsigned debug;		/* KMEM_CACHE_POISON | _REDZONE now (debug.c) */
 };
 
 /* Request types, for the counters. */
 enum req_type {
 	REQ_HELLO, REQ_ALLOC, REQ_FREE, REQ_ALLOC_BATCH, REQ_FREE_BATCH,
 	REQ_CACHE_CREATE, REQ_CACHE_ALLOC, REQ_CACHE_FREE, REQ_CACHE_DESTROY,
-	REQ_LOOKUP, REQ_DETACH, REQ_STATS, REQ_PING, REQ_INVALID, REQ_NTYPES,
+	REQ_LOOKUP, REQ_DETACH, REQ_STATS, REQ_PING, REQ_DEBUG, REQ_VERIFY,
+	REQ_INVALID, REQ_NTYPES,
 };
 
 #define LAT_BUCKETS 16	/* 1 us .. 32 ms, powers of two, then +Inf */
@@ -58,6 +60,23 @@ struct kmemd_counters {
 	uint64_t sessions_total;
 	uint64_t leases_reclaimed;	/* freed because their session ended */
 };
+
+/*
+ * A slab-object lease freed from a poisoning pool, remembered so that a
+ * poison report at the object's next allocation can name who held it
+ * (debug.c keeps the last FREED_RING of them).
+ */
+struct freed_lease {
+	uint64_t id, session, off, len, freed_ns;
+	const struct kmemd_pool *pool;
+	pid_t pid;
+	char comm[17];
+	char tag[LEASE_TAG_MAX];
+};
+
+#define FREED_RING 1024
+
+struct verify_run;
 
 struct kmemd {
 	uv_loop_t *loop;
@@ -87,6 +106,13 @@ struct kmemd {
 	int journal_fd;			/* persistent leases' journal, or -1 */
 	bool stopping;
 	struct kmemd_http *http;	/* the HTTP stats endpoint (http.c) */
+	/* Slab debugging (debug.c): recently freed objects, the lease whose
+	 * memory is being freed right now, and the Verify collecting what
+	 * the engine reports. */
+	struct freed_lease *freed;	/* FREED_RING entries, or NULL */
+	size_t freed_next;
+	const struct lease *releasing;
+	struct verify_run *verify;
 	uint8_t readbuf[65536];		/* every session reads into this */
 };
 

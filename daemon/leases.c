@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "kmem/error.h"
+#include "debug.h"
 #include "leases.h"
 #include "journal.h"
 #include "log.h"
@@ -119,6 +120,12 @@ void leases_release(struct kmemd *d, struct lease *l)
 	if (l->magazine)
 		magazine_release(l);
 	pool_uncharge(p, l->uid, l->buf.len);
+	/* A debugging pool reports damage found as the memory goes back:
+	 * let the report name this lease, and remember it for later ones. */
+	if (p->debug) {
+		debug_note_free(d, l);
+		d->releasing = l;
+	}
 	if (l->kind == LEASE_OBJ) {
 		struct dcache *dc = dcache_of(d, l->cache);
 
@@ -128,6 +135,7 @@ void leases_release(struct kmemd *d, struct lease *l)
 	} else {
 		rc = kmem_pool_free(p->pool, &l->buf);
 	}
+	d->releasing = NULL;
 	/* The lease table and the engine disagree: a daemon bug. */
 	if (rc)
 		log_err("lease %llu: engine refused its free: %s",

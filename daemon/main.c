@@ -35,6 +35,7 @@ static const char usage[] =
 "  -p, --pool SPEC         a pool: name=N,size=S[,page=2M|1G|4K]\n"
 "                          [,policy=buddy|vmem][,uids=U:U][,gids=G:G]\n"
 "                          [,quota=S][,nohuge][,contig][,path=HUGETLBFS_FILE]\n"
+"                          [,debug=poison+redzone]\n"
 "                          (repeatable; default: one 64 MiB pool 'default')\n"
 "      --dev               developer default: let the default pool fall back\n"
 "                          to 4 KiB pages when hugepages are short\n"

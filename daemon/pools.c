@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kmem/error.h"
+#include "debug.h"
 #include "kmemd.h"
 #include "log.h"
 #include "pools.h"
@@ -30,7 +31,7 @@ int pools_create(struct kmemd *d)
 			.path = c->path[0] ? c->path : NULL, .name = c->name,
 			.allow_nohuge = c->allow_nohuge,
 			.require_contiguous = c->require_contiguous,
-			.policy = c->policy,
+			.policy = c->policy, .kmalloc_flags = c->debug,
 		};
 		struct kmem_pool_stats st;
 		int rc;
@@ -45,6 +46,8 @@ int pools_create(struct kmemd *d)
 			return -1;
 		}
 		d->npools++;
+		if (debug_pool_start(p))
+			return -1;
 		kmem_pool_stats(p->pool, &st);
 		if (st.backing.kind == KMEM_BACKING_NOHUGE)
 			log_warn("pool %s: NO HUGEPAGES - %llu MiB of 4 KiB pages: "
@@ -69,6 +72,7 @@ void pools_destroy(struct kmemd *d)
 		free(d->pools[i].usage);
 	}
 	d->npools = 0;
+	debug_fini(d);
 }
 
 struct kmemd_pool *pool_find(struct kmemd *d, const char *name)

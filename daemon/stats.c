@@ -6,7 +6,9 @@
  * caches (the /proc/slabinfo 2.1 columns), sessions, named buffers,
  * request and error counters, and the request latency histogram.  The
  * Stats request, GET /stats and `kmemctl stats --json` serve this document;
- * stats_prometheus() renders the same numbers as Prometheus text.
+ * stats_prometheus() renders the same numbers as Prometheus text.  A Stats
+ * request may also ask for every lease one by one (stats_json_opts), which
+ * is how `kmemctl leases` lists what a session holds.
  */
 #include <jansson.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "kmemd.h"
 #include "magazine.h"
 #include "pools.h"
@@ -25,7 +28,7 @@
 static const char *const req_names[REQ_NTYPES] = {
 	"hello", "alloc", "free", "alloc_batch", "free_batch", "cache_create",
 	"cache_alloc", "cache_free", "cache_destroy", "lookup", "detach",
-	"stats", "ping", "invalid",
+	"stats", "ping", "debug", "verify", "invalid",
 };
 
 static const char *const status_names[12] = {
@@ -104,6 +107,37 @@ static json_t *pool_arenas(const struct kmem_heap *h)
 	return a;
 }
 
+/* ["poison", "redzone"], or [] - the KMEM_CACHE_* debugging flags. */
+static json_t *debug_array(unsigned flags)
+{
+	json_t *a = json_array();
+
+	if (flags & KMEM_CACHE_POISON)
+		json_array_append_new(a, json_string("poison"));
+	if (flags & KMEM_CACHE_REDZONE)
+		json_array_append_new(a, json_string("redzone"));
+	return a;
+}
+
+/* The pool's debugging flags and what its caches found. */
+static void pool_debug(json_t *o, const struct kmemd_pool *p)
+{
+	const struct kmem_heap *h = kmem_pool_heap(p->pool);
+	uint64_t poison = 0, redzone = 0;
+	struct kmem_cache *c;
+
+	for (size_t k = 0; (c = kmem_heap_cache_at(h, k)); k++) {
+		struct kmem_cache_stats cs;
+
+		kmem_cache_stats(c, &cs);
+		poison += cs.poison_errors;
+		redzone += cs.redzone_errors;
+	}
+	json_object_set_new(o, "debug", debug_array(p->debug));
+	json_object_set_new(o, "poison_errors", u64(poison));
+	json_object_set_new(o, "redzone_errors", u64(redzone));
+}
+
 /* The client-magazine figures (magazine.c) into object o. */
 static void magazine_json(json_t *o, const struct kmemd *d,
 			  const struct session *s, const struct kmemd_pool *p)
@@ -153,6 +187,7 @@ static json_t *pool_json(const struct kmemd_pool *p)
 	json_object_set_new(o, "arenas", pool_arenas(kmem_pool_heap(p->pool)));
 	json_object_set_new(o, "quota", u64(p->cfg.quota));
 	magazine_json(o, p->d, NULL, p);
+	pool_debug(o, p);
 	return o;
 }
 
@@ -169,7 +204,8 @@ static json_t *caches_json(const struct kmemd *d)
 
 			kmem_cache_stats(c, &cs);
 			json_array_append_new(a, json_pack(
-				"{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+				"{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
+				"s:o,s:o,s:o}",
 				"name", cs.name, "pool", d->pools[i].cfg.name,
 				"active_objs", u64(cs.active_objs),
 				"num_objs", u64(cs.num_objs),
@@ -180,7 +216,10 @@ static json_t *caches_json(const struct kmemd *d)
 				"num_slabs", u64(cs.num_slabs),
 				"full", u64(cs.full_slabs),
 				"partial", u64(cs.partial_slabs),
-				"empty", u64(cs.empty_slabs)));
+				"empty", u64(cs.empty_slabs),
+				"debug", debug_array(cs.flags),
+				"poison_errors", u64(cs.poison_errors),
+				"redzone_errors", u64(cs.redzone_errors)));
 		}
 	}
 	return a;
@@ -258,13 +297,108 @@ json_t *stats_build(const struct kmemd *d)
 	return doc;
 }
 
-char *stats_json(const struct kmemd *d)
+/* ------------------------------------------------------------ leases */
+
+struct lease_list {
+	const struct lease **v;
+	size_t n, cap;
+	bool failed;
+};
+
+static int list_one(struct lease *l, void *arg)
+{
+	struct lease_list *ll = arg;
+
+	if (ll->n == ll->cap) {
+		size_t cap = ll->cap ? 2 * ll->cap : 256;
+		const struct lease **g = realloc(ll->v, cap * sizeof(*g));
+
+		if (!g) {
+			ll->failed = true;
+			return 1;
+		}
+		ll->v = g;
+		ll->cap = cap;
+	}
+	ll->v[ll->n++] = l;
+	return 0;
+}
+
+static int by_id(const void *x, const void *y)
+{
+	uint64_t a = (*(const struct lease *const *)x)->id;
+	uint64_t b = (*(const struct lease *const *)y)->id;
+
+	return a < b ? -1 : a > b;
+}
+
+static json_t *lease_json(const struct lease *l, uint64_t now)
+{
+	static const char *const kinds[] = { "buffer", "object", "kmalloc" };
+	const struct session *s = l->owner;
+	json_t *o = json_pack("{s:o,s:o,s:i,s:s,s:i,s:s,s:s,s:o,s:o,s:o,s:s,s:s,"
+			      "s:o}",
+		"id", u64(l->id), "session", s ? u64(s->id) : json_null(),
+		"pid", s ? (int)s->pid : 0, "comm", s ? s->comm : "",
+		"uid", (int)l->uid, "pool", l->pool->cfg.name,
+		"kind", kinds[l->kind], "offset", u64(l->buf.off),
+		"length", u64(l->buf.len), "requested", u64(l->requested),
+		"tag", l->tag, "name", l->name,
+		"age_s", json_real((double)(now - l->created_ns) / 1e9));
+
+	if (o && l->kind == LEASE_OBJ)
+		json_object_set_new(o, "cache", json_string(kmem_cache_name(l->cache)));
+	/* Granted to a client magazine: it may sit idle there, not leaked. */
+	if (o)
+		json_object_set_new(o, "magazine", json_boolean(l->magazine));
+	return o;
+}
+
+/* "leases": the selected leases, oldest first, at most STATS_LEASES_MAX;
+ * "leases_matched": how many there were.  -1 on ENOMEM. */
+static int add_leases(json_t *doc, const struct kmemd *d, pid_t pid)
+{
+	struct lease_list ll = { 0 };
+	uint64_t now = kmemd_now_ns();
+	json_t *a = json_array();
+
+	if (!pid)
+		lease_foreach(&d->leases, list_one, &ll);
+	for (const struct session *s = d->sessions; pid && s; s = s->next) {
+		if (s->pid != pid)
+			continue;
+		for (struct lease *l = s->ledger; l && !ll.failed; l = l->lnext)
+			list_one(l, &ll);
+	}
+	if (ll.failed || !a) {
+		free(ll.v);
+		json_decref(a);
+		return -1;
+	}
+	if (ll.n > 1)
+		qsort(ll.v, ll.n, sizeof(*ll.v), by_id);
+	for (size_t i = 0; i < ll.n && i < STATS_LEASES_MAX; i++)
+		json_array_append_new(a, lease_json(ll.v[i], now));
+	json_object_set_new(doc, "leases", a);
+	json_object_set_new(doc, "leases_matched", u64(ll.n));
+	free(ll.v);
+	return 0;
+}
+
+char *stats_json_opts(const struct kmemd *d, const struct stats_opts *o)
 {
 	json_t *doc = stats_build(d);
-	char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	char *text = NULL;
 
+	if (doc && (!o || !o->leases || add_leases(doc, d, o->pid) == 0))
+		text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(doc);
 	return text;
+}
+
+char *stats_json(const struct kmemd *d)
+{
+	return stats_json_opts(d, NULL);
 }
 
 /* ------------------------------------------------------------ prometheus */
@@ -366,28 +500,35 @@ static void prom_pools(struct buf *b, const struct kmemd *d)
 
 static void prom_caches(struct buf *b, const struct kmemd *d)
 {
-	static const struct { const char *name, *help; } fam[] = {
-		{ "cache_active_objects", "Objects allocated from the cache." },
-		{ "cache_objects", "Objects in the cache's slabs." },
-		{ "cache_slabs", "Slabs of the cache." },
+	static const struct { const char *name, *type, *help; } fam[] = {
+		{ "cache_active_objects", "gauge",
+		  "Objects allocated from the cache." },
+		{ "cache_objects", "gauge", "Objects in the cache's slabs." },
+		{ "cache_slabs", "gauge", "Slabs of the cache." },
+		{ "cache_poison_errors_total", "counter",
+		  "Freed objects found written (poisoning caches)." },
+		{ "cache_redzone_errors_total", "counter",
+		  "Objects found with a damaged red zone." },
 	};
 
 	/* One family at a time: the text format wants each family's
 	 * samples together, after its HELP and TYPE. */
-	for (size_t f = 0; f < 3; f++) {
-		metric(b, fam[f].name, "gauge", fam[f].help);
+	for (size_t f = 0; f < 5; f++) {
+		metric(b, fam[f].name, fam[f].type, fam[f].help);
 		for (size_t i = 0; i < d->npools; i++) {
 			const struct kmem_heap *h = kmem_pool_heap(d->pools[i].pool);
 			struct kmem_cache *c;
 
 			for (size_t k = 0; (c = kmem_heap_cache_at(h, k)); k++) {
 				struct kmem_cache_stats cs;
-				uint64_t v[3];
+				uint64_t v[5];
 
 				kmem_cache_stats(c, &cs);
 				v[0] = cs.active_objs;
 				v[1] = cs.num_objs;
 				v[2] = cs.num_slabs;
+				v[3] = cs.poison_errors;
+				v[4] = cs.redzone_errors;
 				put(b, "kmemd_%s{pool=\"%s\",cache=\"%s\"} %llu\n",
 				    fam[f].name, d->pools[i].cfg.name, cs.name,
 				    (unsigned long long)v[f]);

@@ -43,7 +43,8 @@ static void test_config_good_file(void **state)
 			      "stall_timeout_ms = 500\n\n[pool dma]\nsize = 1G\n"
 			      "page_size = 2M\npolicy = vmem\nuids = 0 1000,1001\n"
 			      "gids = 27\nquota = 256M\nallow_nohuge = yes\n"
-			      "require_contiguous = false\n[pool b]\nsize=4M\n", err, &c), 0);
+			      "require_contiguous = false\ndebug = poison, redzone\n"
+			      "[pool b]\nsize=4M\n", err, &c), 0);
 	assert_string_equal(c.socket_path, "/tmp/s.sock");
 	assert_int_equal(c.socket_mode, 0600);
 	assert_int_equal(c.max_frame, 65536);
@@ -60,7 +61,9 @@ static void test_config_good_file(void **state)
 	assert_int_equal(c.pools[0].quota, 256u << 20);
 	assert_true(c.pools[0].allow_nohuge);
 	assert_false(c.pools[0].require_contiguous);
+	assert_int_equal(c.pools[0].debug, KMEM_CACHE_POISON | KMEM_CACHE_REDZONE);
 	assert_string_equal(c.pools[1].name, "b");
+	assert_int_equal(c.pools[1].debug, 0);
 }
 
 static void expect_error(const char *text, const char *want)
@@ -87,6 +90,8 @@ static void test_config_errors_name_file_line_key(void **state)
 	expect_error("[pool a]\nsize = 12Q\n", "2: [pool a] size = 12Q: bad value");
 	expect_error("[pool a]\nsize = 4M\nallow_nohuge = maybe\n",
 		     "3: [pool a] allow_nohuge = maybe: expected true or false");
+	expect_error("[pool a]\nsize = 4M\ndebug = sparkle\n",
+		     "3: [pool a] debug = sparkle: bad value");
 	expect_error("[pool a]\ncolour = red\n",
 		     "2: [pool a] colour = red: unknown key (see kmemd.conf(5))");
 	expect_error("[pool bad/name]\nsize = 4M\n",
@@ -126,10 +131,14 @@ static void test_config_print_round_trips(void **state)
 
 	(void)state;
 	assert_int_equal(load("[kmemd]\nsocket = /tmp/r.sock\n[pool p]\nsize = 8M\n"
-			      "page_size = 4K\nuids = 5 6\nquota = 1M\n", err, &a), 0);
+			      "page_size = 4K\nuids = 5 6\nquota = 1M\n"
+			      "debug = redzone\n[pool q]\nsize = 4M\npage_size = 2M\n",
+			      err, &a), 0);
 	f = open_memstream(&text, &len);
 	config_print(&a, f);
 	fclose(f);
+	assert_non_null(strstr(text, "\ndebug = redzone\n"));
+	assert_non_null(strstr(text, "\ndebug = none\n"));
 	config_defaults(&b);
 	assert_int_equal(config_load_file(&b, write_conf("r.conf", text), err, 512), 0);
 	assert_memory_equal(&a, &b, sizeof(a));
@@ -154,9 +163,18 @@ static void test_config_pool_specs(void **state)
 	assert_int_equal(config_add_pool(&c, "name=y,size=4M,page=huge", err, sizeof(err)), -1);
 	assert_string_equal(err, "pool spec 'name=y,size=4M,page=huge': bad value "
 			    "'huge' for key 'page'");
+	assert_int_equal(config_add_pool(&c, "name=d,size=4M,debug=poison+redzone",
+					 err, sizeof(err)), 0);
+	assert_int_equal(c.pools[1].debug, KMEM_CACHE_DEBUG);
+	assert_int_equal(config_add_pool(&c, "name=e,size=4M,debug=poison,redzone",
+					 err, sizeof(err)), -1);
+	assert_string_equal(err, "pool spec 'name=e,size=4M,debug=poison,redzone': "
+			    "unknown flag 'redzone' (flags: nohuge, contig)");
+	assert_int_equal(config_add_pool(&c, "name=e,size=4M,debug=", err,
+					 sizeof(err)), -1);
 	assert_int_equal(config_add_pool(&c, "size=4M", err, sizeof(err)), -1);
 	assert_string_equal(err, "pool spec 'size=4M': name= and size= are required");
-	assert_int_equal(c.npools, 1);
+	assert_int_equal(c.npools, 2);
 	assert_int_equal(config_daemon_key(&c, "no_such_key", "1"), -2);
 	assert_int_equal(config_daemon_key(&c, "max_frame", "1"), -1);
 	assert_int_equal(config_daemon_key(&c, "max_frame", "2M"), 0);

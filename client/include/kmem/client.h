@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "kmem/error.h"
 
@@ -194,6 +195,43 @@ int kmem_client_detach(struct kmem_client *c, struct kmem_buf *b);
  * or Prometheus text.  *text is malloc'd; free() it.
  */
 int kmem_client_stats(struct kmem_client *c, bool prometheus, char **text);
+
+/*
+ * kmem_client_leases - the stats document (JSON) with a "leases" array:
+ * every live lease of the sessions of process pid, or with pid 0 every
+ * lease (named ones included), oldest first, at most 1000 of them
+ * ("leases_matched" counts them all).  Each entry has id, session, pid,
+ * comm, uid, pool, kind, offset, length, requested, tag, name, age_s and
+ * magazine (granted to a client magazine, so maybe idle there rather than
+ * leaked).  *text is malloc'd; free() it.
+ */
+int kmem_client_leases(struct kmem_client *c, pid_t pid, char **text);
+
+/*
+ * kmem_client_debug - switch poisoning of freed objects on or off in pool
+ * (NULL = the first pool): its size classes and named caches.  Red zones
+ * are fixed by the daemon's configuration.  KMEM_EPERM unless the caller
+ * is root or in the daemon's admin group; KMEM_ENOENT for no such pool.
+ */
+int kmem_client_debug(struct kmem_client *c, const char *pool, bool poison);
+
+/* What kmem_client_verify found. */
+struct kmem_verify {
+	uint32_t pools, caches;	/* checked */
+	uint64_t leases;
+	size_t nproblems;	/* 0: consistent */
+	char **problems;	/* nproblems sentences */
+};
+
+/*
+ * kmem_client_verify - ask the daemon to check its engine (every pool's
+ * page allocators and caches, and the poison and red zones of debugging
+ * caches) and its lease table against the engine and the accounting.
+ * Returns 0 when the check ran, whatever it found: see out->nproblems.
+ * Release out with kmem_client_verify_release().
+ */
+int kmem_client_verify(struct kmem_client *c, struct kmem_verify *out);
+void kmem_client_verify_release(struct kmem_verify *v);
 
 /* kmem_client_ping - one round trip with payload_len bytes each way. */
 int kmem_client_ping(struct kmem_client *c, size_t payload_len);
