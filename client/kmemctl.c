@@ -5,8 +5,9 @@
  *
  * Each command lives in a kmemctl_*.c file by concern: the read commands
  * that render the stats document (kmemctl_show.c), the ones that change
- * something (kmemctl_alloc.c), the refreshing view (kmemctl_top.c) and
- * the hugepage reservations that need no daemon (kmemctl_huge.c).
+ * something (kmemctl_alloc.c), the debugging aids - leases, verify, debug
+ * (kmemctl_debug.c) - the refreshing view (kmemctl_top.c) and the
+ * hugepage reservations that need no daemon (kmemctl_huge.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -39,8 +40,10 @@ static const struct ctl_cmd commands[] = {
 	  "Connected clients: pid, uid, command, leases and bytes held.\n",
 	  true, 0, 0, cmd_sessions },
 	{ "leases", "[--session PID] [--json]",
-	  "Named (persistent) buffers and each session's lease totals.\n"
-	  "  --session PID   only the session of process PID\n",
+	  "Named (persistent) buffers and every session lease: id, session,\n"
+	  "pid, command, pool, kind, offset, length, requested size, tag and\n"
+	  "age, oldest first (the daemon lists at most 1000): a leak report.\n"
+	  "  --session PID   only the leases of process PID's sessions\n",
 	  true, 0, 0, cmd_leases },
 	{ "alloc", "SIZE [--pool P] [--contig|--scatter] [--dma32] [--zero]\n"
 	  "        [--node N] [--align A] [--name N] [--tag T] [--timeout MS]\n"
@@ -92,6 +95,19 @@ static const struct ctl_cmd commands[] = {
 	  "  --size S        hugepage size (default: the kernel's default)\n"
 	  "  --node N        on NUMA node N only\n",
 	  true, 0, 0, cmd_hugepages },
+	{ "verify", "[--json]",
+	  "Have the daemon check itself: every pool's page allocators, slab\n"
+	  "lists and free bitmaps (and the poison and red zones of debugging\n"
+	  "caches), and every lease against the engine, the sessions and the\n"
+	  "accounting.  Prints each inconsistency; exit status 1 if there is\n"
+	  "any, 0 if all is well.\n",
+	  true, 0, 0, cmd_verify },
+	{ "debug", "[POOL [poison on|off]] [--json]",
+	  "Slab debugging of each pool (or POOL): its flags (poison, redzone)\n"
+	  "and what they found, per pool and per debugging cache.  With\n"
+	  "'poison on|off', switch poisoning of freed objects in POOL (root or\n"
+	  "the admin group only); red zones are set in the configuration.\n",
+	  true, 0, 3, cmd_debug },
 	{ "ping", "[--count N] [--size S] [--json]",
 	  "Round trips to the daemon; prints the median time.\n"
 	  "  --count N       round trips (default 5)\n"

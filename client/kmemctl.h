@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "kmem/client.h"
 
@@ -87,6 +88,8 @@ int ctl_failed(const struct ctl *x, int rc);
 /* Connect if needed and fetch the stats document into *doc (a new
  * reference).  Returns KMEMCTL_OK or an exit code (reported). */
 int ctl_stats(struct ctl *x, json_t **doc);
+/* The same with "leases": those of process pid's sessions, or all (0). */
+int ctl_stats_leases(struct ctl *x, pid_t pid, json_t **doc);
 
 /* Parse a size ("4K", "1.5G") for option what; KMEMCTL_GO or usage error. */
 int ctl_size(const struct ctl *x, const char *what, const char *s,
@@ -162,5 +165,7 @@ int cmd_cache_destroy(struct ctl *x, int argc, char **argv);
 int cmd_ping(struct ctl *x, int argc, char **argv);
 int cmd_top(struct ctl *x, int argc, char **argv);
 int cmd_hugepages(struct ctl *x, int argc, char **argv);
+int cmd_verify(struct ctl *x, int argc, char **argv);
+int cmd_debug(struct ctl *x, int argc, char **argv);
 
 #endif

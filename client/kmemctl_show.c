@@ -1,6 +1,6 @@
 /*
  * kmemctl_show.c - the read commands: status, stats, pools, buddyinfo,
- * slabinfo, sessions, leases, cache list.
+ * slabinfo, sessions, cache list (leases: kmemctl_debug.c).
  *
  * Each fetches the daemon's one stats document (daemon/stats.c) and
  * renders part of it: a table for people, or with --json the same part as
@@ -535,107 +535,6 @@ static int sessions_render(struct ctl *x, json_t *doc)
 int cmd_sessions(struct ctl *x, int argc, char **argv)
 {
 	return read_cmd(x, argc, argv, sessions_render);
-}
-
-/* ------------------------------------------------------------ leases */
-
-static void named_table(const json_t *named)
-{
-	static const struct table_col cols[] = {
-		{ "ID", true }, { "NAME", false }, { "POOL", false },
-		{ "OFFSET", true }, { "LENGTH", true }, { "UID", true },
-		{ "REFS", true }, { "STATE", false },
-	};
-	char b[KMEMCTL_SIZE_MAX];
-	struct table t;
-	size_t i;
-	json_t *n;
-
-	table_init(&t, cols, 8);
-	json_array_foreach(named, i, n) {
-		table_add(&t, "%" PRIu64, jget_u64(n, "id"));
-		table_add(&t, "%s", jget_str(n, "name"));
-		table_add(&t, "%s", jget_str(n, "pool"));
-		table_add(&t, "0x%" PRIx64, jget_u64(n, "offset"));
-		table_add(&t, "%s", hsize(jget_u64(n, "length"), b));
-		table_add(&t, "%" PRIu64, jget_u64(n, "uid"));
-		table_add(&t, "%" PRIu64, jget_u64(n, "refs"));
-		table_add(&t, "%s", json_is_true(json_object_get(n, "doomed")) ?
-			  "freed, waits for detach" : "live");
-	}
-	table_print(&t, stdout);
-	table_fini(&t);
-}
-
-/*
- * The stats document lists named buffers one by one but a session's own
- * leases only as totals (leases, bytes), so that is what this shows; the
- * JSON says so with "session_leases_listed": false.
- */
-static int leases_show(struct ctl *x, json_t *doc, int64_t pid)
-{
-	json_t *named = jget_arr(doc, "named"), *sel = json_array(), *s, *o;
-	size_t i;
-	int rc = KMEMCTL_OK;
-
-	json_array_foreach(jget_arr(doc, "sessions"), i, s)
-		if (pid < 0 || (int64_t)jget_u64(s, "pid") == pid)
-			json_array_append(sel, s);
-	if (pid >= 0 && json_array_size(sel) == 0) {
-		json_decref(sel);
-		return ctl_err(x, "no session of pid %lld is connected to kmemd",
-			       (long long)pid);
-	}
-	if (x->json) {
-		o = json_pack("{s:o,s:O,s:b}", "named", pid < 0 && named ?
-			      json_incref(named) : json_array(), "sessions", sel,
-			      "session_leases_listed", 0);
-		rc = o ? ctl_print_json(x, o) : ctl_err(x, "out of memory");
-		json_decref(o);
-	} else {
-		if (pid < 0) {
-			puts("named buffers (persistent; 'kmemctl free NAME'):");
-			named_table(named);
-			putchar('\n');
-		}
-		puts("session leases (totals per session; the daemon does not "
-		     "list them one by one):");
-		show_sessions(sel, stdout);
-	}
-	json_decref(sel);
-	return rc;
-}
-
-static int leases_opt(struct ctl *x, int o, const char *arg, void *st)
-{
-	uint64_t v;
-	int rc;
-
-	(void)o;
-	rc = ctl_uint(x, "--session", arg, 1, INT32_MAX, &v);
-	if (rc == KMEMCTL_GO)
-		*(int64_t *)st = (int64_t)v;
-	return rc;
-}
-
-int cmd_leases(struct ctl *x, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "session", required_argument, NULL, 'S' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int64_t pid = -1;
-	json_t *doc;
-	int rc = ctl_parse(x, argc, argv, "", opts, leases_opt, &pid);
-
-	if (rc != KMEMCTL_GO)
-		return rc;
-	rc = ctl_stats(x, &doc);
-	if (rc)
-		return rc;
-	rc = leases_show(x, doc, pid);
-	json_decref(doc);
-	return rc;
 }
 
 /* ------------------------------------------------------------ cache list */

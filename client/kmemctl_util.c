@@ -175,7 +175,8 @@ int ctl_failed(const struct ctl *x, int rc)
 	return rc == KMEM_ECONN ? KMEMCTL_UNREACHABLE : KMEMCTL_FAIL;
 }
 
-int ctl_stats(struct ctl *x, json_t **doc)
+/* Fetch the document, with the leases of pid (0: all) when leases. */
+static int fetch_doc(struct ctl *x, bool leases, pid_t pid, json_t **doc)
 {
 	json_error_t jerr;
 	json_t *d;
@@ -184,7 +185,8 @@ int ctl_stats(struct ctl *x, json_t **doc)
 
 	if (rc)
 		return rc;
-	rc = kmem_client_stats(x->client, false, &text);
+	rc = leases ? kmem_client_leases(x->client, pid, &text) :
+		      kmem_client_stats(x->client, false, &text);
 	if (rc)
 		return ctl_failed(x, rc);
 	d = json_loads(text, 0, &jerr);
@@ -199,6 +201,16 @@ int ctl_stats(struct ctl *x, json_t **doc)
 	}
 	*doc = d;
 	return KMEMCTL_OK;
+}
+
+int ctl_stats(struct ctl *x, json_t **doc)
+{
+	return fetch_doc(x, false, 0, doc);
+}
+
+int ctl_stats_leases(struct ctl *x, pid_t pid, json_t **doc)
+{
+	return fetch_doc(x, true, pid, doc);
 }
 
 int ctl_size(const struct ctl *x, const char *what, const char *s,

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,6 +39,7 @@ static void test_kmemctl_help(void **state)
 		{ "leases", NULL }, { "alloc", NULL }, { "free", NULL },
 		{ "cache", "create" }, { "cache", "destroy" }, { "cache", "list" },
 		{ "top", NULL }, { "hugepages", NULL }, { "ping", NULL },
+		{ "verify", NULL }, { "debug", NULL },
 	};
 	const struct cli_fixture *f = *state;
 	char want[64];
@@ -114,6 +117,14 @@ static void test_kmemctl_usage_errors(void **state)
 		  "hugepages", "--reserve", "1", "--size", "3" },
 		{ "kmemctl: ping: --count: '0' is not a number from 1 to 10000",
 		  "ping", "--count", "0", NULL },
+		{ "kmemctl: verify: unexpected argument 'x'", "verify", "x", NULL },
+		{ "kmemctl: debug: say 'poison on' or 'poison off' after the pool",
+		  "debug", "p", "poison", NULL },
+		{ "kmemctl: debug: 'redzone' cannot be switched (only poison: red "
+		  "zones are set in the configuration)", "debug", "p", "redzone",
+		  "on" },
+		{ "kmemctl: debug: 'maybe': say on or off", "debug", "p", "poison",
+		  "maybe" },
 		{ "kmemctl: cache: which one?", "cache", NULL },
 		{ "kmemctl: cache: unknown subcommand 'frob'", "cache", "frob", NULL },
 		{ "kmemctl: cache create: missing argument", "cache", "create", "c",
@@ -415,7 +426,11 @@ static void test_kmemctl_alloc_named(void **state)
 	n = json_array_get(json_object_get(doc, "named"), 0);
 	assert_string_equal(cli_jstr(n, "name"), "x");
 	assert_int_equal(cli_jint(n, "length"), 1048576);
-	assert_true(json_is_false(json_object_get(doc, "session_leases_listed")));
+	assert_true(json_is_true(json_object_get(doc, "session_leases_listed")));
+	/* The named buffer is a lease too, with no session. */
+	assert_int_equal(cli_jint(doc, "leases_matched"), 1);
+	assert_true(json_is_null(json_object_get(json_array_get(
+		json_object_get(doc, "leases"), 0), "session")));
 	json_decref(doc);
 	cli_run_free(&r);
 
@@ -510,11 +525,13 @@ static void test_kmemctl_alloc_failures(void **state)
 	cli_run_free(&r);
 }
 
-/* Start `kmemctl alloc SIZE --hold`; read its output until it holds. */
-static pid_t start_hold(const struct cli_fixture *f, const char *size, int *ofd,
-			json_int_t *id)
+/* Start `kmemctl alloc SIZE --hold [--tag TAG]`; read its output until it
+ * holds. */
+static pid_t start_hold(const struct cli_fixture *f, const char *size,
+			const char *tag, int *ofd, json_int_t *id)
 {
-	char *argv[] = { NULL, "alloc", (char *)size, "--hold", NULL }, v[32];
+	char *argv[] = { NULL, "alloc", (char *)size, "--hold",
+			 tag ? "--tag" : NULL, (char *)tag, NULL }, v[32];
 	char *out = NULL;
 	size_t len = 0;
 	double end = cli_now_ms() + RUN_TIMEOUT_MS;
@@ -558,12 +575,12 @@ static void stop_hold(pid_t pid, int ofd, const char *last_words)
 static void test_kmemctl_hold(void **state)
 {
 	const struct cli_fixture *f = *state;
-	char pid_s[16], want[160];
+	char pid_s[16], want[160], hdr[48];
 	json_int_t id, session;
 	json_t *doc, *s;
 	struct cli_result r;
 	int ofd;
-	pid_t h = start_hold(f, "1M", &ofd, &id);
+	pid_t h = start_hold(f, "1M", "held", &ofd, &id);
 
 	snprintf(pid_s, sizeof(pid_s), "%d", (int)h);
 	doc = cli_stats(f);
@@ -581,12 +598,7 @@ static void test_kmemctl_hold(void **state)
 	cli_expect_row(r.out, want);
 	cli_run_free(&r);
 
-	cli_run(f, &r, "leases", "--session", pid_s, NULL);
-	cli_expect_rc(&r, 0);
-	assert_null(strstr(r.out, "named buffers"));
-	cli_expect_has(r.out, "session leases (totals per session");
-	cli_expect_row(r.out, want);
-	cli_run_free(&r);
+	/* Every lease of the session, one by one. */
 	cli_run(f, &r, "leases", "--session", pid_s, "--json", NULL);
 	cli_expect_rc(&r, 0);
 	doc = cli_parse(r.out);
@@ -595,7 +607,43 @@ static void test_kmemctl_hold(void **state)
 	assert_int_equal(cli_jint(s, "pid"), h);
 	assert_int_equal(cli_jint(s, "leases"), 1);
 	assert_int_equal(json_array_size(json_object_get(doc, "named")), 0);
+	assert_int_equal(cli_jint(doc, "leases_matched"), 1);
+	assert_int_equal(json_array_size(json_object_get(doc, "leases")), 1);
+	s = json_array_get(json_object_get(doc, "leases"), 0);
+	assert_int_equal(cli_jint(s, "id"), id);
+	assert_int_equal(cli_jint(s, "session"), session);
+	assert_int_equal(cli_jint(s, "pid"), h);
+	assert_int_equal(cli_jint(s, "length"), 1048576);
+	assert_int_equal(cli_jint(s, "requested"), 1048576);
+	assert_string_equal(cli_jstr(s, "tag"), "held");
+	assert_string_equal(cli_jstr(s, "kind"), "buffer");
+	assert_string_equal(cli_jstr(s, "pool"), "p");
+	snprintf(want, sizeof(want), "%lld|%lld|%d|kmemctl|p|buffer|0x%llx|1 MiB|"
+		 "1048576|held|", (long long)id, (long long)session, (int)h,
+		 (unsigned long long)cli_jint(s, "offset"));
 	json_decref(doc);
+	cli_run_free(&r);
+	cli_run(f, &r, "leases", "--session", pid_s, NULL);
+	cli_expect_rc(&r, 0);
+	assert_null(strstr(r.out, "named buffers"));
+	snprintf(hdr, sizeof(hdr), "leases of pid %d:\n", (int)h);
+	assert_int_equal(strncmp(r.out, hdr, strlen(hdr)), 0);
+	cli_expect_row(r.out, "ID|SESSION|PID|COMM|POOL|KIND|OFFSET|LENGTH|"
+		       "REQUESTED|TAG|AGE");
+	cli_expect_row_begins(r.out, want);	/* then the age */
+	cli_expect_has(r.out, "\n1 session lease(s) listed, 1 MiB\n");
+	cli_run_free(&r);
+	/* Without --session: the same lease among all of them. */
+	cli_run(f, &r, "leases", NULL);
+	cli_expect_rc(&r, 0);
+	cli_expect_has(r.out, "named buffers (persistent; 'kmemctl free NAME'):\n");
+	cli_expect_has(r.out, "\nsession leases:\n");
+	cli_expect_row_begins(r.out, want);
+	cli_run_free(&r);
+	/* The lease is where the engine has it. */
+	cli_run(f, &r, "verify", NULL);
+	cli_expect_rc(&r, 0);
+	assert_string_equal(r.out, "ok: 1 pool(s), 13 cache(s), 1 lease(s) checked\n");
 	cli_run_free(&r);
 	cli_run(f, &r, "leases", "--session", "1", NULL);
 	cli_expect_rc(&r, 1);
@@ -615,7 +663,7 @@ static void test_kmemctl_free_other_session(void **state)
 	json_int_t id;
 	struct cli_result r;
 	int ofd;
-	pid_t h = start_hold(f, "64K", &ofd, &id);
+	pid_t h = start_hold(f, "64K", NULL, &ofd, &id);
 
 	snprintf(id_s, sizeof(id_s), "%lld", (long long)id);
 	cli_run(f, &r, "free", id_s, NULL);
@@ -681,6 +729,136 @@ static void test_kmemctl_cache(void **state)
 	cli_run(f, &r, "cache", "destroy", "c1", NULL);
 	cli_expect_rc(&r, 1);
 	assert_string_equal(r.err, "kmemctl: cache destroy: no cache named 'c1'\n");
+	cli_run_free(&r);
+}
+
+/* ------------------------------------------------------------ verify, debug */
+
+static void test_kmemctl_verify(void **state)
+{
+	const struct cli_fixture *f = *state;
+	struct cli_result r;
+	json_t *doc;
+
+	cli_run(f, &r, "verify", NULL);
+	cli_expect_rc(&r, 0);
+	assert_string_equal(r.out, "ok: 1 pool(s), 13 cache(s), 0 lease(s) checked\n");
+	assert_string_equal(r.err, "");
+	cli_run_free(&r);
+	cli_run(f, &r, "verify", "--json", NULL);
+	cli_expect_rc(&r, 0);
+	doc = cli_parse(r.out);
+	assert_true(json_is_true(json_object_get(doc, "ok")));
+	assert_int_equal(cli_jint(doc, "pools"), 1);
+	assert_int_equal(cli_jint(doc, "caches"), 13);
+	assert_int_equal(cli_jint(doc, "leases"), 0);
+	assert_int_equal(json_array_size(json_object_get(doc, "problems")), 0);
+	json_decref(doc);
+	cli_run_free(&r);
+}
+
+/* kmemctl run as uid/gid 65534 (nobody); the daemon's socket and its
+ * directory are opened to it for the run. */
+static void run_as_nobody(const struct cli_fixture *f, struct cli_result *r,
+			  char **argv)
+{
+	int o[2], e[2];
+
+	assert_int_equal(chmod(f->dir, 0755), 0);
+	assert_int_equal(chmod(f->sock, 0666), 0);
+	assert_int_equal(pipe(o), 0);
+	assert_int_equal(pipe(e), 0);
+	memset(r, 0, sizeof(*r));
+	r->pid = fork();
+	assert_true(r->pid >= 0);
+	if (r->pid == 0) {
+		dup2(o[1], 1);
+		dup2(e[1], 2);
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(126);
+		argv[0] = (char *)f->kmemctl;
+		execv(f->kmemctl, argv);
+		_exit(127);
+	}
+	close(o[1]);
+	close(e[1]);
+	cli_collect(r, o[0], e[0]);
+	chmod(f->sock, 0660);
+	chmod(f->dir, 0700);
+}
+
+static void test_kmemctl_debug(void **state)
+{
+	const struct cli_fixture *f = *state;
+	char *argv[] = { NULL, "debug", "p", "poison", "on", NULL };
+	struct cli_result r;
+	json_t *doc, *p;
+
+	cli_run(f, &r, "debug", NULL);
+	cli_expect_rc(&r, 0);
+	cli_expect_row(r.out, "POOL|CACHE|DEBUG|POISON-ERRORS|REDZONE-ERRORS");
+	cli_expect_row(r.out, "p|*|none|0|0");
+	assert_null(strstr(r.out, "kmalloc-"));
+	cli_run_free(&r);
+	cli_run(f, &r, "debug", "nope", NULL);
+	cli_expect_rc(&r, 1);
+	assert_string_equal(r.err, "kmemctl: debug: no pool named 'nope'\n");
+	cli_run_free(&r);
+	cli_run(f, &r, "debug", "nope", "poison", "on", NULL);
+	cli_expect_rc(&r, 1);
+	assert_string_equal(r.err, "kmemctl: debug: no pool named 'nope'\n");
+	cli_run_free(&r);
+
+	if (geteuid() == 0) {
+		run_as_nobody(f, &r, argv);
+		cli_expect_rc(&r, 1);
+		assert_string_equal(r.err, "kmemctl: debug: only root or the admin "
+				    "group may switch debugging\n");
+		cli_run_free(&r);
+	}
+	cli_run(f, &r, "debug", "p", "poison", "on", NULL);
+	if (geteuid() != 0) {
+		cli_expect_rc(&r, 1);
+		cli_expect_has(r.err, "only root or the admin group");
+		cli_run_free(&r);
+		return;
+	}
+	cli_expect_rc(&r, 0);
+	assert_string_equal(r.out, "pool p: poison on\n");
+	cli_run_free(&r);
+	cli_run(f, &r, "debug", "p", NULL);
+	cli_expect_rc(&r, 0);
+	cli_expect_row(r.out, "p|*|poison|0|0");
+	cli_expect_row(r.out, "p|kmalloc-8|poison|0|0");
+	cli_expect_row(r.out, "p|kmalloc-8k|poison|0|0");
+	cli_run_free(&r);
+	cli_run(f, &r, "debug", "--json", NULL);
+	cli_expect_rc(&r, 0);
+	doc = cli_parse(r.out);
+	p = cli_pool0(doc);
+	assert_string_equal(cli_jstr(p, "name"), "p");
+	assert_string_equal(json_string_value(json_array_get(
+		json_object_get(p, "debug"), 0)), "poison");
+	assert_int_equal(json_array_size(json_object_get(p, "debug")), 1);
+	assert_int_equal(json_array_size(json_object_get(p, "caches")), 13);
+	assert_int_equal(cli_jint(p, "poison_errors"), 0);
+	json_decref(doc);
+	cli_run_free(&r);
+	/* A poisoning pool allocates, frees and verifies as before. */
+	cli_run(f, &r, "alloc", "100", NULL);
+	cli_expect_rc(&r, 0);
+	cli_run_free(&r);
+	cli_run(f, &r, "verify", NULL);
+	cli_expect_rc(&r, 0);
+	cli_run_free(&r);
+	cli_run(f, &r, "debug", "p", "poison", "off", NULL);
+	cli_expect_rc(&r, 0);
+	assert_string_equal(r.out, "pool p: poison off\n");
+	cli_run_free(&r);
+	cli_run(f, &r, "debug", NULL);
+	cli_expect_rc(&r, 0);
+	cli_expect_row(r.out, "p|*|none|0|0");
+	assert_null(strstr(r.out, "kmalloc-"));
 	cli_run_free(&r);
 }
 
@@ -884,6 +1062,8 @@ int main(void)
 		cmocka_unit_test(test_kmemctl_hold),
 		cmocka_unit_test(test_kmemctl_free_other_session),
 		cmocka_unit_test(test_kmemctl_cache),
+		cmocka_unit_test(test_kmemctl_verify),
+		cmocka_unit_test(test_kmemctl_debug),
 		cmocka_unit_test(test_kmemctl_top),
 		cmocka_unit_test(test_kmemctl_top_tty),
 		cmocka_unit_test(test_kmemctl_ping),
