@@ -925,9 +925,27 @@ static void do_stats(struct session *s, uint64_t seq, const Kmem__Stats *m)
 	struct stats_opts o = {
 		.leases = m->include_leases, .pid = (pid_t)m->pid,
 	};
-	char *text = m->format == KMEM__STATS_FORMAT__STATS_FORMAT_PROMETHEUS ?
-		     stats_prometheus(s->d) : stats_json_opts(s->d, &o);
+	bool prom = m->format == KMEM__STATS_FORMAT__STATS_FORMAT_PROMETHEUS;
+	struct kmemd *d = s->d;
+	bool cacheable = prom || (!o.leases && !o.pid);
+	uint64_t now = uv_now(d->loop);
+	char *text;
 
+	/* Building the document costs time in proportion to the sessions
+	 * and caches: a flood of Stats requests in one loop turn shares one
+	 * build, as long as no lease changed meanwhile. */
+	if (cacheable && d->stats_cache[prom].text &&
+	    d->stats_cache[prom].gen == d->gen && d->stats_cache[prom].now == now) {
+		text = d->stats_cache[prom].text;
+	} else {
+		text = prom ? stats_prometheus(d) : stats_json_opts(d, &o);
+		if (text && cacheable) {
+			free(d->stats_cache[prom].text);
+			d->stats_cache[prom].text = text;
+			d->stats_cache[prom].gen = d->gen;
+			d->stats_cache[prom].now = now;
+		}
+	}
 	if (!text) {
 		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NO_MEMORY,
 				      "the daemon is out of memory");
@@ -939,7 +957,8 @@ static void do_stats(struct session *s, uint64_t seq, const Kmem__Stats *m)
 	r.body_case = KMEM__RESPONSE__BODY_STATS;
 	r.stats = &sr;
 	session_reply(s, &r);
-	free(text);
+	if (!cacheable)
+		free(text);
 }
 
 static void do_ping(struct session *s, uint64_t seq, const Kmem__Ping *m)
