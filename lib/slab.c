@@ -6,7 +6,8 @@
  * runs of slab_pages pages taken from the heap's page allocator, each cut
  * into objperslab objects (after an optional colour offset that staggers
  * the first object across slabs).  A slab is on exactly one of three lists
- * by its fill: full, partial or empty.  Allocation takes from the first
+ * by its fill: full, partial or empty (a debugging cache's partial list is
+ * another, see below).  Allocation takes from the first
  * partial slab, then the first empty one, and only then asks the heap for a
  * new slab; so memory is packed into few slabs and empty ones can be
  * returned.  A free finds the object's slab in O(1) through the heap's page
@@ -32,8 +33,12 @@
  *
  * Debugging (slab_debug.c) changes the layout only for red zones: a slot
  * is then guard + object + guard, and base points at object 0 itself, so
- * the offset arithmetic above is the same.  The hot paths test c->debug
- * once and leave the debugging work to out-of-line functions.
+ * the offset arithmetic above is the same.  Debugging costs the fast
+ * paths nothing: a debugging cache keeps its partial slabs on another
+ * list (L_DPARTIAL), so the allocation fast path finds no partial slab and
+ * falls to its slow path, as for an empty cache; and its slabs carry a
+ * tagged owner pointer, so the free fast path's owner check fails over to
+ * its error path, which sends a debugging cache's objects to free_debug.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +198,7 @@ int kmem__cache_create(struct kmem_heap *h, const struct kmem_cache_params *p,
 	c->kmalloc = kmalloc;
 	c->flags = p->flags;
 	c->debug = p->flags & KMEM_CACHE_DEBUG;
+	c->plist = c->debug ? L_DPARTIAL : L_PARTIAL;
 	c->objsize = objsize;
 	c->rz_left = rz_left;
 	c->mem = kmem__heap_mem(h);
@@ -241,7 +247,7 @@ static int grow(struct kmem_cache *c, struct kmem_slab **out)
 		kmem__free(s);
 		return rc;
 	}
-	s->cache = c;
+	s->cache = kmem__slab_tag(c);
 	s->start = off;
 	s->base = off + c->colour_next * c->colour_step + c->rz_left;
 	if (c->colour_max)
@@ -288,7 +294,7 @@ static __attribute__((noinline, cold)) int refill(struct kmem_cache *c)
 		if (rc)
 			return rc;
 	}
-	list_move(c, s, L_PARTIAL);
+	list_move(c, s, c->plist);
 	return 0;
 }
 
@@ -303,10 +309,13 @@ static __attribute__((noinline, cold)) int mark_full(struct kmem_cache *c,
  * Find the slab and object index for off, or the error kmem_cache_free
  * documents.  c is the cache the caller names; an object of another cache
  * is KMEM_EWRONGCACHE (checked before the index arithmetic, which uses c's
- * geometry).
+ * geometry).  owner is what the slab's owner pointer must be: c on the
+ * fast path (so a debugging cache's slabs, tagged, fail there), or
+ * kmem__slab_tag(c) to find anything of c's.
  */
-static inline int locate(const struct kmem_cache *c, uint64_t off,
-			 struct kmem_slab **sp, uint64_t *idxp)
+static inline int locate_as(const struct kmem_cache *c, uint64_t off,
+			    const struct kmem_cache *owner,
+			    struct kmem_slab **sp, uint64_t *idxp)
 {
 	uint64_t page = off >> c->page_shift, delta, idx;
 	struct kmem_slab *s;
@@ -316,7 +325,7 @@ static inline int locate(const struct kmem_cache *c, uint64_t off,
 	s = c->map[page];
 	if (__builtin_expect(!s, 0))
 		return KMEM_ENOTALLOC;
-	if (__builtin_expect(s->cache != c, 0))
+	if (__builtin_expect(s->cache != owner, 0))
 		return KMEM_EWRONGCACHE;
 	delta = off - s->base;
 	if (c->size_shift >= 0)
@@ -330,6 +339,12 @@ static inline int locate(const struct kmem_cache *c, uint64_t off,
 	*sp = s;
 	*idxp = idx;
 	return 0;
+}
+
+static inline int locate(const struct kmem_cache *c, uint64_t off,
+			 struct kmem_slab **sp, uint64_t *idxp)
+{
+	return locate_as(c, off, kmem__slab_tag(c), sp, idxp);
 }
 
 /* Take the first free object of partial slab s. */
@@ -361,9 +376,9 @@ static __attribute__((noinline, cold)) int alloc_slow(struct kmem_cache *c,
 	uint64_t idx;
 	int rc;
 
-	if (!c->heads[L_PARTIAL] && (rc = refill(c)) != 0)
+	if (!c->heads[c->plist] && (rc = refill(c)) != 0)
 		return rc;
-	take(c, c->heads[L_PARTIAL], off);
+	take(c, c->heads[c->plist], off);
 	if (c->debug && locate(c, *off, &s, &idx) == 0)
 		kmem__slab_debug_alloc(c, s, idx);
 	return 0;
@@ -371,10 +386,11 @@ static __attribute__((noinline, cold)) int alloc_slow(struct kmem_cache *c,
 
 int kmem_cache_alloc(struct kmem_cache *c, uint64_t *off)
 {
+	/* Always empty in a debugging cache: one test covers both.  The
+	 * slow path is a tail call, so the fast path needs no frame. */
 	struct kmem_slab *s = c->heads[L_PARTIAL];
 
-	/* The slow path is a tail call, so the fast path needs no frame. */
-	if (__builtin_expect(!s || c->debug, 0))
+	if (__builtin_expect(!s, 0))
 		return alloc_slow(c, off);
 	return take(c, s, off);
 }
@@ -388,7 +404,7 @@ static __attribute__((noinline, cold)) void refile(struct kmem_cache *c,
 		if (c->counts[L_EMPTY] > c->reserve)
 			release(c, s);
 	} else {
-		list_move(c, s, L_PARTIAL);
+		list_move(c, s, c->plist);
 	}
 }
 
@@ -404,11 +420,22 @@ static inline void free_obj(struct kmem_cache *c, struct kmem_slab *s,
 		refile(c, s);
 }
 
-/* Check and poison before the object goes back: the slab may go with it. */
+/*
+ * A free that failed the fast path's owner check: an object of a
+ * debugging cache (its slabs are tagged), or a real KMEM_EWRONGCACHE.
+ * Check and poison before the object goes back: the slab may go with it.
+ */
 static __attribute__((noinline, cold)) int free_debug(struct kmem_cache *c,
-						      struct kmem_slab *s,
-						      uint64_t idx)
+						      uint64_t off)
 {
+	struct kmem_slab *s;
+	uint64_t idx;
+	int rc = c->debug ? locate(c, off, &s, &idx) : KMEM_EWRONGCACHE;
+
+	if (rc)
+		return rc;
+	if (kmem__obj_is_free(s, idx))
+		return KMEM_EDOUBLEFREE;
 	kmem__slab_debug_free(c, s, idx);
 	free_obj(c, s, idx);
 	return 0;
@@ -418,14 +445,12 @@ int kmem_cache_free(struct kmem_cache *c, uint64_t off)
 {
 	struct kmem_slab *s;
 	uint64_t idx;
-	int rc = locate(c, off, &s, &idx);
+	int rc = locate_as(c, off, c, &s, &idx);
 
 	if (rc)
-		return rc;
+		return rc == KMEM_EWRONGCACHE ? free_debug(c, off) : rc;
 	if (__builtin_expect(kmem__obj_is_free(s, idx), 0))
 		return KMEM_EDOUBLEFREE;
-	if (__builtin_expect(c->debug != 0, 0))
-		return free_debug(c, s, idx);
 	free_obj(c, s, idx);
 	return 0;
 }
@@ -454,15 +479,45 @@ void kmem__cache_destroy_all(struct kmem_cache *c)
  * hot path (no counter to bump per allocation). */
 static uint64_t active_objs(const struct kmem_cache *c)
 {
-	const struct kmem_slab *s = c->heads[L_PARTIAL];
+	const struct kmem_slab *s = c->heads[c->plist];
 	uint64_t n = c->counts[L_FULL] * c->objs;
 
 	if (s) {
 		do {
 			n += s->inuse;
 			s = s->link.next;
-		} while (s != c->heads[L_PARTIAL]);
+		} while (s != c->heads[c->plist]);
 	}
+	return n;
+}
+
+void kmem__cache_set_debug(struct kmem_cache *c, unsigned debug)
+{
+	unsigned want = debug ? L_DPARTIAL : L_PARTIAL;
+
+	while (c->heads[c->plist] && c->plist != want)
+		list_move(c, c->heads[c->plist], want);
+	c->plist = (uint8_t)want;
+	c->debug = debug;
+	for (unsigned l = 0; l < L_COUNT; l++) {
+		struct kmem_slab *s = c->heads[l];
+
+		if (!s)
+			continue;
+		do {
+			s->cache = kmem__slab_tag(c);
+			s = s->link.next;
+		} while (s != c->heads[l]);
+	}
+}
+
+/* Slabs on every list. */
+static uint64_t nslabs(const struct kmem_cache *c)
+{
+	uint64_t n = 0;
+
+	for (unsigned l = 0; l < L_COUNT; l++)
+		n += c->counts[l];
 	return n;
 }
 
@@ -483,7 +538,7 @@ bool kmem__cache_is_kmalloc(const struct kmem_cache *c)
 
 struct kmem_cache *kmem__slab_cache(const struct kmem_slab *s)
 {
-	return s->cache;
+	return kmem__slab_owner(s);
 }
 
 struct kmem_cache **kmem__cache_next(struct kmem_cache *c)
@@ -504,8 +559,7 @@ int kmem__cache_obj_check(const struct kmem_cache *c, uint64_t off)
 
 uint64_t kmem__cache_slab_bytes(const struct kmem_cache *c)
 {
-	return (c->counts[L_FULL] + c->counts[L_PARTIAL] + c->counts[L_EMPTY]) *
-	       c->slab_bytes;
+	return nslabs(c) * c->slab_bytes;
 }
 
 const char *kmem_cache_name(const struct kmem_cache *c)
@@ -525,8 +579,7 @@ unsigned kmem_cache_flags(const struct kmem_cache *c)
 
 void kmem_cache_stats(const struct kmem_cache *c, struct kmem_cache_stats *st)
 {
-	uint64_t slabs = c->counts[L_FULL] + c->counts[L_PARTIAL] +
-			 c->counts[L_EMPTY];
+	uint64_t slabs = nslabs(c);
 
 	memset(st, 0, sizeof(*st));
 	strcpy(st->name, c->name);
@@ -535,10 +588,10 @@ void kmem_cache_stats(const struct kmem_cache *c, struct kmem_cache_stats *st)
 	st->objsize = c->objsize;
 	st->objperslab = c->objs;
 	st->pagesperslab = c->slab_pages;
-	st->active_slabs = c->counts[L_FULL] + c->counts[L_PARTIAL];
+	st->active_slabs = c->counts[L_FULL] + c->counts[c->plist];
 	st->num_slabs = slabs;
 	st->full_slabs = c->counts[L_FULL];
-	st->partial_slabs = c->counts[L_PARTIAL];
+	st->partial_slabs = c->counts[c->plist];
 	st->empty_slabs = c->counts[L_EMPTY];
 	st->meta_bytes = sizeof(*c) + slabs * kmem__slab_desc_bytes(c) +
 			 c->poison_maps * c->nwords * sizeof(uint64_t);
@@ -554,7 +607,7 @@ static int check_slab(const struct kmem_cache *c, const struct kmem_slab *s,
 	const uint64_t *poison = *kmem__slab_poison(c, s);
 	uint64_t nfree = 0;
 
-	if (s->cache != c || s->list != l || s->inuse > c->objs)
+	if (s->cache != kmem__slab_tag(c) || s->list != l || s->inuse > c->objs)
 		return KMEM_ECORRUPT;
 	for (uint32_t w = 0; w < c->nwords; w++) {
 		if (w < s->hint && s->freemap[w])
@@ -590,6 +643,11 @@ static int check_slab(const struct kmem_cache *c, const struct kmem_slab *s,
 int kmem_cache_check(const struct kmem_cache *c)
 {
 	uint64_t maps = 0;
+
+	/* Partial slabs only on the list that goes with c->debug. */
+	if (c->plist != (c->debug ? L_DPARTIAL : L_PARTIAL) ||
+	    c->counts[c->plist == L_PARTIAL ? L_DPARTIAL : L_PARTIAL])
+		return KMEM_ECORRUPT;
 
 	for (unsigned l = 0; l < L_COUNT; l++) {
 		const struct kmem_slab *s = c->heads[l];

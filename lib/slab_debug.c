@@ -33,7 +33,7 @@
  *
  * Cost: a poisoned allocation or free touches the object once (memset or
  * compare, word at a time); a red-zoned one the two guards.  With c->debug
- * == 0 none of this runs (slab.c tests it once per call).
+ * == 0 none of this runs (slab.c: L_DPARTIAL, one test in free).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -260,7 +260,7 @@ int kmem_cache_set_flags(struct kmem_cache *c, unsigned flags)
 	if (!(flags & KMEM_CACHE_POISON))
 		drop_all_marks(c);
 	c->flags = flags;
-	c->debug = flags & KMEM_CACHE_DEBUG;
+	kmem__cache_set_debug(c, flags & KMEM_CACHE_DEBUG);
 	return 0;
 }
 

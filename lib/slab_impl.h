@@ -11,7 +11,14 @@
 
 #include "kmem/slab.h"
 
-enum { L_FULL, L_PARTIAL, L_EMPTY, L_COUNT };
+/*
+ * The lists a slab is on, by its fill.  A debugging cache keeps its
+ * partial slabs on L_DPARTIAL instead of L_PARTIAL (c->plist says which),
+ * so the allocation fast path, which takes from heads[L_PARTIAL], finds
+ * none and goes to the slow path, where the checks are: debugging costs
+ * that path nothing.
+ */
+enum { L_FULL, L_PARTIAL, L_EMPTY, L_DPARTIAL, L_COUNT };
 
 struct slab_link {
 	struct kmem_slab *next, *prev;
@@ -19,6 +26,9 @@ struct slab_link {
 
 struct kmem_slab {
 	struct slab_link link;
+	/* The owner, tagged (kmem__slab_tag) while it debugs: the free fast
+	 * path's owner check then fails over to the slow path, where the
+	 * checks are, at no cost to caches that do not debug. */
 	struct kmem_cache *cache;
 	uint64_t start;		/* offset of the slab's first page */
 	uint64_t base;		/* offset of object 0 (start + colour + red
@@ -53,6 +63,8 @@ struct kmem_cache {
 	uint64_t colour_step, colour_max, colour_next;
 	unsigned reserve;
 	bool kmalloc;
+	uint8_t plist;			/* partial slabs: L_PARTIAL, or
+					   L_DPARTIAL while debugging */
 	unsigned flags;			/* KMEM_CACHE_* as created (POISON as
 					   now) */
 	uint64_t objsize;		/* what a caller may use of an object */
@@ -101,5 +113,21 @@ void kmem__slab_debug_free(struct kmem_cache *c, struct kmem_slab *s,
 			   uint64_t idx);
 /* Free s's poison bitmap (slab release, poisoning switched off). */
 void kmem__slab_poison_drop(struct kmem_cache *c, struct kmem_slab *s);
+
+/* Set c->debug (KMEM_CACHE_POISON | _REDZONE), move the partial slabs to
+ * the list that goes with it and retag every slab's owner pointer. */
+void kmem__cache_set_debug(struct kmem_cache *c, unsigned debug);
+
+/* What s->cache holds for a slab of c: c, or c with bit 0 set while c
+ * debugs (caches are malloc'd, so bit 0 of their address is free). */
+static inline struct kmem_cache *kmem__slab_tag(const struct kmem_cache *c)
+{
+	return (struct kmem_cache *)((uintptr_t)c | (c->debug != 0));
+}
+
+static inline struct kmem_cache *kmem__slab_owner(const struct kmem_slab *s)
+{
+	return (struct kmem_cache *)((uintptr_t)s->cache & ~(uintptr_t)1);
+}
 
 #endif

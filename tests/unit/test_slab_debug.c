@@ -332,6 +332,49 @@ static void test_slab_debug_scan(void **state)
 	rmfix(f);
 }
 
+/* A debugging cache's frees take the slow path (its slabs are tagged):
+ * every error is still the right one, and changes nothing. */
+static void test_slab_debug_free_errors_change_nothing(void **state)
+{
+	struct fixture *f = mkfix(0);
+	struct kmem_cache *c = mkcache(f, "dbg", 96, 0, KMEM_CACHE_DEBUG);
+	struct kmem_cache *d = mkcache(f, "plain", 96, 0, 0);
+	struct kmem_cache_stats before, after;
+	uint64_t a, b, o, len;
+
+	(void)state;
+	assert_int_equal(kmem_cache_alloc(c, &a), 0);
+	assert_int_equal(kmem_cache_alloc(c, &b), 0);
+	assert_int_equal(kmem_cache_alloc(d, &o), 0);
+	assert_int_equal(kmem_cache_free(c, b), 0);
+	cstats(c, &before);
+	assert_int_equal(kmem_cache_free(c, b), KMEM_EDOUBLEFREE);
+	assert_int_equal(kmem_cache_free(c, a + 1), KMEM_EMISALIGNED);
+	assert_int_equal(kmem_cache_free(c, a - 16), KMEM_EMISALIGNED);
+	assert_int_equal(kmem_cache_free(c, o), KMEM_EWRONGCACHE);
+	assert_int_equal(kmem_cache_free(d, a), KMEM_EWRONGCACHE);
+	assert_int_equal(kmem_cache_free(c, REGION), KMEM_ERANGE);
+	assert_int_equal(kmem_cache_free(c, REGION / 2), KMEM_ENOTALLOC);
+	assert_int_equal(kmem_heap_free(f->h, a), KMEM_EWRONGCACHE);
+	cstats(c, &after);
+	assert_memory_equal(&before, &after, sizeof(before));
+	assert_int_equal(kmem_heap_size_of(f->h, a, &len), 0);
+	assert_int_equal(len, 96);
+	assert_int_equal(kmem_heap_size_of(f->h, b, &len), KMEM_ENOTALLOC);
+	assert_ptr_equal(kmem_heap_cache_of(f->h, a), c);
+	/* Switching poisoning retags the slabs: frees go the right way. */
+	assert_int_equal(kmem_cache_set_flags(d, KMEM_CACHE_POISON), 0);
+	assert_int_equal(kmem_cache_free(d, o), 0);
+	assert_int_equal(f->mem[o], KMEM_POISON_BYTE);
+	assert_int_equal(kmem_cache_set_flags(d, 0), 0);
+	assert_int_equal(kmem_cache_alloc(d, &o), 0);
+	assert_int_equal(kmem_cache_free(d, o), 0);
+	assert_int_equal(kmem_cache_free(d, o), KMEM_EDOUBLEFREE);
+	assert_int_equal(kmem_cache_free(c, a), 0);
+	assert_int_equal(f->n, 0);
+	rmfix(f);
+}
+
 /* ------------------------------------------------------------ kmalloc */
 
 static void test_slab_debug_kmalloc_flags(void **state)
@@ -463,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_slab_debug_redzone_overrun_underrun),
 		cmocka_unit_test(test_slab_debug_redzone_keeps_alignment),
 		cmocka_unit_test(test_slab_debug_scan),
+		cmocka_unit_test(test_slab_debug_free_errors_change_nothing),
 		cmocka_unit_test(test_slab_debug_kmalloc_flags),
 		cmocka_unit_test(test_slab_debug_needs_mapping),
 		cmocka_unit_test(test_slab_debug_off_touches_nothing),
