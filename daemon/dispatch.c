@@ -812,6 +812,7 @@ static void do_cache_create(struct session *s, uint64_t seq,
 	dc->uid = s->uid;
 	dc->next = s->d->caches;
 	s->d->caches = dc;
+	s->d->gen++;		/* the stats document lists the caches */
 	ci.cache_id = dc->id;
 	ci.name = (char *)kmem_cache_name(dc->cache);
 	ci.object_size = kmem_cache_objsize(dc->cache);
@@ -873,6 +874,7 @@ static void do_cache_destroy(struct session *s, uint64_t seq,
 		;
 	*pp = dc->next;
 	free(dc);
+	s->d->gen++;
 	dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_OK, NULL);
 }
 

@@ -89,7 +89,8 @@ struct kmemd {
 	uv_idle_t resume;		/* resumes sessions held back for fairness */
 	bool resuming;
 	uint64_t unsent;		/* reply bytes in flight, all sessions */
-	uint64_t gen;			/* bumped by every lease change */
+	uint64_t gen;			/* bumped by every change the stats
+					   show: leases, caches, debugging */
 	struct {			/* one stats document per loop turn */
 		char *text;
 		uint64_t gen, now;
