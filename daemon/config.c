@@ -53,9 +53,9 @@ static int parse_ids(const char *v, uint32_t *ids, size_t *n)
 
 /*
  * A string value that survives a round trip through kmemd.conf: not
- * empty, printable, no leading or trailing blank, no leading ';' (a
- * comment to the INI reader), and short enough that "key = value" fits
- * the reader's 200-byte line.
+ * empty, printable, no leading or trailing blank, no ';' (the INI reader
+ * takes " ;" for the start of a comment), and short enough that
+ * "key = value" fits the reader's 200-byte line.
  */
 #define VALUE_MAX 160
 
@@ -67,7 +67,7 @@ static bool value_ok(const char *v, size_t cap)
 	    v[0] == ' ' || v[n - 1] == ' ')
 		return false;
 	for (; *v; v++)
-		if (*v < ' ' || *v > '~')
+		if (*v < ' ' || *v > '~' || *v == ';')
 			return false;
 	return true;
 }
