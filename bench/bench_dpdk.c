@@ -316,6 +316,36 @@ static void mz_reserve(struct ctx *x, int i)
 PAIR(mz, MZ_A, MZ_F)
 #endif
 
+/* Can both kmem sides (and DPDK, when built in) serve x->size
+ * contiguously once right now? */
+static bool contig_available(struct ctx *x, bool have_dpdk)
+{
+	struct kmem_pool_req q = { .size = x->size, .node = -1 };
+	struct kmem_pool_buf pb;
+	struct kmem_buf b;
+	char msg[KMEM_MSG_MAX];
+
+	if (kmem_pool_alloc(x->pool, &q, &pb, msg, sizeof(msg)))
+		return false;
+	kmem_pool_free(x->pool, &pb);
+	if (kmem_client_alloc(x->cl, x->size, NULL, &b))
+		return false;
+	kmem_client_free(x->cl, &b);
+#ifdef KMEM_HAVE_DPDK
+	if (have_dpdk) {
+		const struct rte_memzone *mz = rte_memzone_reserve("bench-probe",
+			x->size, SOCKET_ID_ANY, RTE_MEMZONE_IOVA_CONTIG);
+
+		if (!mz)
+			return false;
+		rte_memzone_free(mz);
+	}
+#else
+	(void)have_dpdk;
+#endif
+	return true;
+}
+
 /* ------------------------------------------------------------ set-up */
 
 static int bind_glibc(void)
@@ -527,6 +557,16 @@ static void page_cases(struct bench_results *r, const struct bench_opts *o,
 		struct impl im[6];
 		size_t n = cases[c].contig ? 4 : 6;
 
+		x->size = cases[c].size;
+		/* Physically contiguous blocks depend on how fragmented the
+		 * machine's hugepages are: a case no implementation can
+		 * serve here is skipped and said to be, not failed. */
+		if (cases[c].contig && !contig_available(x, have_dpdk)) {
+			printf("%s: skipped: no %zu MiB physically contiguous block "
+			       "in this run's pools (hugepages too fragmented)\n",
+			       cases[c].name, cases[c].size / MiB);
+			continue;
+		}
 		memcpy(im, cases[c].contig ? contig_impls : malloc_impls,
 		       n * sizeof(*im));
 		/* Magazines serve 8 KiB and less only. */
