@@ -201,6 +201,7 @@ static void test_pool_nohuge_fallback_is_va(void **state)
 /* ---------------------------------------------------- real hugepages */
 
 static long saved_nr = -1;
+static long added_nr;	/* what reserve_huge added, given back by restore */
 
 static long read_long(const char *path)
 {
@@ -235,16 +236,21 @@ static int reserve_huge(void **state)
 	saved_nr = read_long(NR_2M);
 	if (saved_nr < 0 || geteuid() != 0)
 		return 0;
-	if (write_long(NR_2M, saved_nr + 16) != 0)
-		return 0;
+	if (write_long(NR_2M, saved_nr + 16) == 0)
+		added_nr = read_long(NR_2M) - saved_nr;
 	return 0;
 }
 
 static int restore_huge(void **state)
 {
 	(void)state;
-	if (saved_nr >= 0 && geteuid() == 0)
-		write_long(NR_2M, saved_nr);
+	/* Give back what was added, not an absolute count: others may
+	 * reserve pages meanwhile. */
+	if (added_nr > 0 && geteuid() == 0) {
+		long now = read_long(NR_2M);
+
+		write_long(NR_2M, now > added_nr ? now - added_nr : 0);
+	}
 	return 0;
 }
 
