@@ -16,20 +16,26 @@
  * fill class changes.  Fully free slabs beyond the cache's reserve go back
  * to the heap at once; kmem_cache_shrink returns the rest.
  *
- * Everything is out of band: a slab's descriptor holds a bitmap with one
- * bit per object (set = free) and a hint to the first word that may have a
- * set bit, so neither allocation nor free touches the managed memory
+ * Everything is out of band: a slab's descriptor holds two bitmaps with
+ * one bit per object - ready (allocation takes the lowest set bit from a
+ * hint to the first word that may have one) and pending (a free sets its
+ * bit there) - so neither allocation nor free touches the managed memory
  * (unless the cache is asked to: slab_debug.c), and a double free is
- * always detected (the bit is already set).
+ * always detected (the bit is already set in one of them).  Allocation
+ * merges pending into ready when ready runs dry, so a free and the next
+ * allocation never read-modify-write the same word; the count in use is
+ * likewise two counters, allocs - frees, each written by one side only.
  *
  * Invariants (kmem_cache_check): a slab with inuse == 0 is on the empty
  * list, 0 < inuse < objperslab on partial, inuse == objperslab on full;
- * inuse + popcount(bitmap) == objperslab; no set bit below the hint; the
+ * no object is in both bitmaps; inuse + popcount(ready) +
+ * popcount(pending) == objperslab; no ready bit below the hint; the
  * page map names the slab for each of its pages; counters equal the sums;
  * only free objects are marked poisoned.
  *
- * Cost: alloc O(1) amortised (the hint only moves forward between frees
- * below it), free O(1).
+ * Cost: alloc O(1) amortised (the hint only moves forward, and a merge of
+ * nwords words comes after at least as many allocations as it makes
+ * ready), free O(1).
  *
  * Debugging (slab_debug.c) changes the layout only for red zones: a slot
  * is then guard + object + guard, and base points at object 0 itself, so
@@ -234,6 +240,18 @@ static void map_set(struct kmem_cache *c, struct kmem_slab *s,
 		c->map[first + i] = v;
 }
 
+/* Every object of s ready to allocate (a new or emptied slab). */
+static void all_free(const struct kmem_cache *c, struct kmem_slab *s)
+{
+	uint64_t *pend = kmem__slab_pending(c, s);
+
+	memset(s->freemap, 0xff, c->nwords * sizeof(uint64_t));
+	if (c->objs % 64)
+		s->freemap[c->nwords - 1] = (1ull << (c->objs % 64)) - 1;
+	memset(pend, 0, c->nwords * sizeof(uint64_t));
+	s->hint = 0;
+}
+
 static int grow(struct kmem_cache *c, struct kmem_slab **out)
 {
 	struct kmem_slab *s = kmem__malloc(kmem__slab_desc_bytes(c));
@@ -253,11 +271,8 @@ static int grow(struct kmem_cache *c, struct kmem_slab **out)
 	if (c->colour_max)
 		c->colour_next = c->colour_next == c->colour_max ?
 				 0 : c->colour_next + 1;
-	s->inuse = 0;
-	s->hint = 0;
-	memset(s->freemap, 0xff, c->nwords * sizeof(uint64_t));
-	if (c->objs % 64)
-		s->freemap[c->nwords - 1] = (1ull << (c->objs % 64)) - 1;
+	s->allocs = s->frees = 0;
+	all_free(c, s);
 	*kmem__slab_poison(c, s) = NULL;
 	if (c->debug && (rc = kmem__slab_debug_grow(c, s)) != 0) {
 		kmem__heap_pages_free(c->heap, off, c->slab_pages);
@@ -347,23 +362,58 @@ static inline int locate(const struct kmem_cache *c, uint64_t off,
 	return locate_as(c, off, kmem__slab_tag(c), sp, idxp);
 }
 
-/* Take the first free object of partial slab s. */
+/* Make s's pending frees ready again; the hint goes to the lowest. */
+static void merge(const struct kmem_cache *c, struct kmem_slab *s)
+{
+	uint64_t *pend = kmem__slab_pending(c, s);
+	uint32_t first = c->nwords;
+
+	for (uint32_t w = 0; w < c->nwords; w++) {
+		s->freemap[w] |= pend[w];
+		pend[w] = 0;
+		if (first == c->nwords && s->freemap[w])
+			first = w;
+	}
+	if (first < c->nwords)
+		s->hint = first;
+}
+
+/*
+ * freemap has no bit set from the hint on: look further, and if the
+ * words above are empty too, merge the pending frees back in.  s is
+ * partial, so one of the two has a free object.  Returns the word now at
+ * s->hint, which is not 0.
+ */
+static __attribute__((noinline, cold)) uint64_t rescan(struct kmem_cache *c,
+						       struct kmem_slab *s)
+{
+	uint32_t w = s->hint;
+
+	while (w < c->nwords && !s->freemap[w])
+		w++;
+	if (w < c->nwords)
+		s->hint = w;
+	else
+		merge(c, s);
+	return s->freemap[s->hint];
+}
+
+/* Take the lowest ready object of partial slab s. */
 static inline __attribute__((always_inline)) int take(struct kmem_cache *c,
 						      struct kmem_slab *s,
 						      uint64_t *off)
 {
-	uint64_t word;
-	uint32_t w;
+	uint32_t w = s->hint;
+	uint64_t word = s->freemap[w];
 
-	w = s->hint;
-	while (!s->freemap[w])
-		w++;
-	word = s->freemap[w];
+	if (__builtin_expect(!word, 0)) {
+		word = rescan(c, s);
+		w = s->hint;
+	}
 	s->freemap[w] = word & (word - 1);
-	s->hint = w;
 	*off = s->base + kmem__obj_offset(c, (uint64_t)w * 64 +
 					  (uint64_t)__builtin_ctzll(word));
-	if (__builtin_expect(++s->inuse == c->objs, 0))
+	if (__builtin_expect(++s->allocs - s->frees == c->objs, 0))
 		return mark_full(c, s);
 	return 0;
 }
@@ -378,6 +428,10 @@ static __attribute__((noinline, cold)) int alloc_slow(struct kmem_cache *c,
 
 	if (!c->heads[c->plist] && (rc = refill(c)) != 0)
 		return rc;
+	/* A debugging cache hands out the lowest free object, as it did
+	 * before pending frees existed: reports and tests can say which. */
+	if (c->debug)
+		merge(c, c->heads[c->plist]);
 	take(c, c->heads[c->plist], off);
 	if (c->debug && locate(c, *off, &s, &idx) == 0)
 		kmem__slab_debug_alloc(c, s, idx);
@@ -395,15 +449,27 @@ int kmem_cache_alloc(struct kmem_cache *c, uint64_t *off)
 	return take(c, s, off);
 }
 
-/* A slab's fill class changed on free: move it, maybe give it back. */
+/*
+ * A slab's fill class changed on free of object idx: move it, maybe give
+ * it back.  A slab that was full has only idx free, in pending; make it
+ * ready at once, so the allocation that will come to this slab (it heads
+ * the partial list now) takes it without a rescan.  An emptied slab keeps
+ * its bits where they are: rescan merges them when it is used again.
+ */
 static __attribute__((noinline, cold)) void refile(struct kmem_cache *c,
-						   struct kmem_slab *s)
+						   struct kmem_slab *s,
+						   uint64_t idx)
 {
-	if (s->inuse == 0) {
+	if (kmem__slab_inuse(s) == 0) {
 		list_move(c, s, L_EMPTY);
 		if (c->counts[L_EMPTY] > c->reserve)
 			release(c, s);
 	} else {
+		uint32_t w = (uint32_t)(idx / 64);
+
+		kmem__slab_pending(c, s)[w] = 0;
+		s->freemap[w] = 1ull << (idx % 64);
+		s->hint = w;
 		list_move(c, s, c->plist);
 	}
 }
@@ -411,13 +477,12 @@ static __attribute__((noinline, cold)) void refile(struct kmem_cache *c,
 static inline void free_obj(struct kmem_cache *c, struct kmem_slab *s,
 			    uint64_t idx)
 {
-	uint32_t w = (uint32_t)(idx / 64);
+	uint32_t inuse;
 
-	s->freemap[w] |= 1ull << (idx % 64);
-	if (w < s->hint)
-		s->hint = w;
-	if (__builtin_expect(--s->inuse == 0 || s->inuse == c->objs - 1, 0))
-		refile(c, s);
+	kmem__slab_pending(c, s)[idx / 64] |= 1ull << (idx % 64);
+	inuse = s->allocs - ++s->frees;
+	if (__builtin_expect(inuse == 0 || inuse == c->objs - 1, 0))
+		refile(c, s, idx);
 }
 
 /*
@@ -434,7 +499,7 @@ static __attribute__((noinline, cold)) int free_debug(struct kmem_cache *c,
 
 	if (rc)
 		return rc;
-	if (kmem__obj_is_free(s, idx))
+	if (kmem__obj_is_free(c, s, idx))
 		return KMEM_EDOUBLEFREE;
 	kmem__slab_debug_free(c, s, idx);
 	free_obj(c, s, idx);
@@ -449,7 +514,7 @@ int kmem_cache_free(struct kmem_cache *c, uint64_t off)
 
 	if (rc)
 		return rc == KMEM_EWRONGCACHE ? free_debug(c, off) : rc;
-	if (__builtin_expect(kmem__obj_is_free(s, idx), 0))
+	if (__builtin_expect(kmem__obj_is_free(c, s, idx), 0))
 		return KMEM_EDOUBLEFREE;
 	free_obj(c, s, idx);
 	return 0;
@@ -484,7 +549,7 @@ static uint64_t active_objs(const struct kmem_cache *c)
 
 	if (s) {
 		do {
-			n += s->inuse;
+			n += kmem__slab_inuse(s);
 			s = s->link.next;
 		} while (s != c->heads[c->plist]);
 	}
@@ -506,6 +571,7 @@ void kmem__cache_set_debug(struct kmem_cache *c, unsigned debug)
 			continue;
 		do {
 			s->cache = kmem__slab_tag(c);
+			merge(c, s);	/* lowest free object first again */
 			s = s->link.next;
 		} while (s != c->heads[l]);
 	}
@@ -554,7 +620,7 @@ int kmem__cache_obj_check(const struct kmem_cache *c, uint64_t off)
 
 	if (rc)
 		return rc;
-	return kmem__obj_is_free(s, idx) ? KMEM_ENOTALLOC : 0;
+	return kmem__obj_is_free(c, s, idx) ? KMEM_ENOTALLOC : 0;
 }
 
 uint64_t kmem__cache_slab_bytes(const struct kmem_cache *c)
@@ -605,30 +671,34 @@ static int check_slab(const struct kmem_cache *c, const struct kmem_slab *s,
 		      unsigned l)
 {
 	const uint64_t *poison = *kmem__slab_poison(c, s);
+	const uint64_t *pend = kmem__slab_pending(c, s);
+	uint32_t inuse = kmem__slab_inuse(s);
 	uint64_t nfree = 0;
 
-	if (s->cache != kmem__slab_tag(c) || s->list != l || s->inuse > c->objs)
+	if (s->cache != kmem__slab_tag(c) || s->list != l || inuse > c->objs ||
+	    s->hint >= c->nwords)
 		return KMEM_ECORRUPT;
 	for (uint32_t w = 0; w < c->nwords; w++) {
-		if (w < s->hint && s->freemap[w])
+		if ((w < s->hint && s->freemap[w]) || (s->freemap[w] & pend[w]))
 			return KMEM_ECORRUPT;
-		nfree += (uint64_t)__builtin_popcountll(s->freemap[w]);
+		nfree += (uint64_t)__builtin_popcountll(s->freemap[w]) +
+			 (uint64_t)__builtin_popcountll(pend[w]);
 	}
 	if (c->objs % 64 &&
-	    (s->freemap[c->nwords - 1] >> (c->objs % 64)))
+	    (kmem__slab_free_word(c, s, c->nwords - 1) >> (c->objs % 64)))
 		return KMEM_ECORRUPT;
-	if (nfree + s->inuse != c->objs)
+	if (nfree + inuse != c->objs)
 		return KMEM_ECORRUPT;
 	/* Only free objects carry the poison mark. */
 	if (poison) {
 		if (!(c->debug & KMEM_CACHE_POISON))
 			return KMEM_ECORRUPT;
 		for (uint32_t w = 0; w < c->nwords; w++)
-			if (poison[w] & ~s->freemap[w])
+			if (poison[w] & ~kmem__slab_free_word(c, s, w))
 				return KMEM_ECORRUPT;
 	}
-	if ((l == L_EMPTY) != (s->inuse == 0) ||
-	    (l == L_FULL) != (s->inuse == c->objs))
+	if ((l == L_EMPTY) != (inuse == 0) ||
+	    (l == L_FULL) != (inuse == c->objs))
 		return KMEM_ECORRUPT;
 	for (uint64_t i = 0; i < c->slab_pages; i++)
 		if (c->map[(s->start >> c->page_shift) + i] != s)

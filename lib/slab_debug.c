@@ -274,7 +274,7 @@ static uint64_t scan_slab(struct kmem_cache *c, struct kmem_slab *s)
 		if (marked(c, s, i) && poison_check(c, obj, KMEM_DEBUG_AT_SCAN)) {
 			poison_fill(c, obj);
 			n++;
-		} else if (!kmem__obj_is_free(s, i) &&
+		} else if (!kmem__obj_is_free(c, s, i) &&
 			   (c->debug & KMEM_CACHE_REDZONE) &&
 			   guards_check(c, obj, KMEM_DEBUG_AT_SCAN)) {
 			guards_fill(c, obj);

@@ -33,13 +33,27 @@ struct kmem_slab {
 	uint64_t start;		/* offset of the slab's first page */
 	uint64_t base;		/* offset of object 0 (start + colour + red
 				   zone) */
-	uint32_t inuse;
-	uint32_t hint;		/* no free bit in words below this */
+	/*
+	 * Objects taken and given back, both wrapping: in use = allocs -
+	 * frees.  Two counters, not one, so allocation and free never
+	 * read-modify-write the same word (see "pending" below).
+	 */
+	uint32_t allocs, frees;
+	uint32_t hint;		/* no bit set in freemap words below this */
 	uint8_t list;
 	/*
-	 * freemap[nwords]: bit set = object free.  After it, one pointer:
-	 * the poison bitmap (kmem__slab_poison), kept out of the header so
-	 * the hot fields sit where they did before debugging existed.
+	 * freemap[nwords]: bit set = object free and ready to allocate.
+	 * After it, pending[nwords] (kmem__slab_pending): bit set = object
+	 * freed since freemap last ran dry.  A free sets its bit in pending
+	 * and allocation takes from freemap, so a free and the allocation
+	 * after it touch different words and do not wait on each other's
+	 * stores (the store-to-load chain that dominated alloc+free).
+	 * When freemap has no bit left from the hint on, allocation merges
+	 * pending into it (mimalloc's local_free list, as bitmaps).  An
+	 * object is free when its bit is set in either map, never both.
+	 * After pending, one pointer: the poison bitmap (kmem__slab_poison),
+	 * kept out of the header so the hot fields sit where they did
+	 * before debugging existed.
 	 */
 	uint64_t freemap[];
 };
@@ -77,24 +91,46 @@ struct kmem_cache {
 	char name[KMEM_CACHE_NAME_MAX];
 };
 
+/* s's pending-free bitmap (see struct kmem_slab). */
+static inline uint64_t *kmem__slab_pending(const struct kmem_cache *c,
+					   const struct kmem_slab *s)
+{
+	return (uint64_t *)(s->freemap + c->nwords);
+}
+
 /* Where s keeps its poison bitmap: bit set = free object filled with the
  * poison pattern; NULL = none is. */
 static inline uint64_t **kmem__slab_poison(const struct kmem_cache *c,
 					   const struct kmem_slab *s)
 {
-	return (uint64_t **)(void *)(s->freemap + c->nwords);
+	return (uint64_t **)(void *)(s->freemap + 2 * c->nwords);
 }
 
 /* Bytes of a slab descriptor. */
 static inline size_t kmem__slab_desc_bytes(const struct kmem_cache *c)
 {
-	return sizeof(struct kmem_slab) + c->nwords * sizeof(uint64_t) +
+	return sizeof(struct kmem_slab) + 2 * c->nwords * sizeof(uint64_t) +
 	       sizeof(uint64_t *);
 }
 
-static inline bool kmem__obj_is_free(const struct kmem_slab *s, uint64_t idx)
+static inline uint32_t kmem__slab_inuse(const struct kmem_slab *s)
 {
-	return s->freemap[idx / 64] & (1ull << (idx % 64));
+	return s->allocs - s->frees;
+}
+
+/* Word w of s's free objects, ready or pending. */
+static inline uint64_t kmem__slab_free_word(const struct kmem_cache *c,
+					    const struct kmem_slab *s,
+					    uint32_t w)
+{
+	return s->freemap[w] | kmem__slab_pending(c, s)[w];
+}
+
+static inline bool kmem__obj_is_free(const struct kmem_cache *c,
+				     const struct kmem_slab *s, uint64_t idx)
+{
+	return kmem__slab_free_word(c, s, (uint32_t)(idx / 64)) &
+	       (1ull << (idx % 64));
 }
 
 static inline uint64_t kmem__obj_offset(const struct kmem_cache *c,

@@ -195,6 +195,67 @@ static void test_slab_free_errors_change_nothing(void **state)
 	kmem_heap_destroy(h);
 }
 
+/*
+ * Frees go to a slab's pending bitmap and come back when its ready bitmap
+ * runs dry: a pending object is still free (a second free of it is a
+ * double free, the counts say so), and it is reused before the cache
+ * grows another slab.
+ */
+static void test_slab_pending_frees(void **state)
+{
+	struct kmem_heap *h = mkheap(1 * MiB);
+	struct kmem_cache *c = mkcache(h, "pend", 64, 0, 1);
+	struct kmem_cache_stats st;
+	uint64_t a, b, x, first, n;
+
+	(void)state;
+	stats(c, &st);
+	n = st.objperslab;
+	assert_int_equal(n, 64);
+	assert_int_equal(kmem_cache_alloc(c, &a), 0);
+	assert_int_equal(kmem_cache_alloc(c, &b), 0);
+	assert_int_equal(b, a + 64);
+	first = a;
+	assert_int_equal(kmem_cache_free(c, a), 0);
+	assert_int_equal(kmem_cache_free(c, a), KMEM_EDOUBLEFREE);
+	stats(c, &st);
+	assert_int_equal(st.active_objs, 1);
+	/* The rest of the ready objects come first, in address order ... */
+	for (uint64_t i = 2; i < n; i++) {
+		assert_int_equal(kmem_cache_alloc(c, &x), 0);
+		assert_int_equal(x, first + i * 64);
+	}
+	stats(c, &st);
+	assert_int_equal(st.active_objs, n - 1);
+	assert_int_equal(st.partial_slabs, 1);
+	/* ... then the pending one, from the same slab. */
+	assert_int_equal(kmem_cache_alloc(c, &x), 0);
+	assert_int_equal(x, a);
+	stats(c, &st);
+	assert_int_equal(st.num_slabs, 1);
+	assert_int_equal(st.full_slabs, 1);
+	/* A full slab's first free is ready at once. */
+	assert_int_equal(kmem_cache_free(c, first + 5 * 64), 0);
+	assert_int_equal(kmem_cache_alloc(c, &x), 0);
+	assert_int_equal(x, first + 5 * 64);
+	/* Free everything in a scattered order: the slab empties exactly. */
+	for (uint64_t i = 0; i < n; i += 2)
+		assert_int_equal(kmem_cache_free(c, first + i * 64), 0);
+	for (uint64_t i = 1; i < n; i += 2)
+		assert_int_equal(kmem_cache_free(c, first + i * 64), 0);
+	stats(c, &st);
+	assert_int_equal(st.active_objs, 0);
+	assert_int_equal(st.empty_slabs, 1);
+	assert_int_equal(kmem_cache_free(c, first + 7 * 64), KMEM_EDOUBLEFREE);
+	/* Reused from the emptied slab, lowest first once merged. */
+	assert_int_equal(kmem_cache_alloc(c, &x), 0);
+	assert_int_equal(x, first);
+	assert_int_equal(kmem_cache_free(c, x), 0);
+	assert_int_equal(kmem_cache_shrink(c), 1);
+	assert_int_equal(kmem_cache_destroy(c), 0);
+	kmem_heap_destroy(h);
+}
+
 static void test_slab_create_errors(void **state)
 {
 	struct kmem_heap *h = mkheap(1 * MiB);
@@ -546,6 +607,7 @@ int main(void)
 		cmocka_unit_test(test_slab_sizing_rule),
 		cmocka_unit_test(test_slab_partial_first),
 		cmocka_unit_test(test_slab_free_errors_change_nothing),
+		cmocka_unit_test(test_slab_pending_frees),
 		cmocka_unit_test(test_slab_create_errors),
 		cmocka_unit_test(test_slab_colour_staggers_slabs),
 		cmocka_unit_test(test_slab_enomem_when_heap_full),
