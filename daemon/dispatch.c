@@ -6,6 +6,26 @@
  * Caller mistakes get a status and one sentence; only a frame that does not
  * parse, a request before Hello, or a request without a body is a protocol
  * error, which closes that connection (and only that one).
+ *
+ * Memory.  A request is unpacked into an arena (arena.c), and the
+ * handlers' scratch arrays (segments of a reply, the ids of a batch) are
+ * bumped out of the same arena, so the steady state of the daemon costs
+ * no heap allocation per request; the replies are packed straight into
+ * the session's reused output buffer (kmem_frame_append).  The lease
+ * records themselves are lease.c's.
+ *
+ * One arena serves the whole daemon.  The loop thread handles one request
+ * at a time, to the end: its reply is packed before the next request is
+ * unpacked, and nothing keeps a pointer into a request after its handler
+ * returns (a blocking allocation copies what it needs into struct
+ * alloc_args for waitq.c; names and tags are copied into the leases and
+ * caches), so dispatch_frame() resets the arena when the request is done.
+ * Scratch memory is also needed outside a request (waitq.c serving a
+ * waiter from a timer or a closing session), and inside another request's
+ * handling (a free lets a waiter of the pool in): scratch users take a
+ * mark and release to it, which nests.  The arena is file-static rather
+ * than a member of struct kmemd only because kmemd.h is not this file's
+ * to change; there is one struct kmemd per process.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +33,7 @@
 
 #include "kmem/error.h"
 #include "kmem/size.h"
+#include "arena.h"
 #include "debug.h"
 #include "dispatch.h"
 #include "journal.h"
@@ -30,6 +51,38 @@
 		    KMEM__ALLOC_FLAG__ALLOC_FLAG_EXACT | \
 		    KMEM__ALLOC_FLAG__ALLOC_FLAG_ZERO | \
 		    KMEM__ALLOC_FLAG__ALLOC_FLAG_DMA32)
+
+/* ------------------------------------------------------------ arena */
+
+/* The first chunk holds every common request and its scratch (a batch of
+ * 64 leases needs about 2 KiB); the kept one may grow to the largest
+ * request frame accepted. */
+#define ARENA_FIRST (16u << 10)
+
+static struct arena req_arena;
+static bool req_arena_ready;
+
+static struct arena *arena_of(struct kmemd *d)
+{
+	if (!req_arena_ready) {
+		arena_init(&req_arena, ARENA_FIRST, d->cfg.max_frame > ARENA_FIRST ?
+			   d->cfg.max_frame : ARENA_FIRST);
+		req_arena_ready = true;
+	}
+	return &req_arena;
+}
+
+void dispatch_fini(void)
+{
+	if (req_arena_ready)
+		arena_fini(&req_arena);
+	req_arena_ready = false;
+}
+
+size_t dispatch_arena_kept(void)
+{
+	return req_arena_ready ? arena_kept(&req_arena) : 0;
+}
 
 /* ------------------------------------------------------------ replies */
 
@@ -109,13 +162,14 @@ static void reply_lease(struct session *s, uint64_t seq, const struct lease *l)
 	Kmem__Lease m = KMEM__LEASE__INIT;
 	Kmem__Segment *segs = NULL;
 	Kmem__Segment **segp = NULL;
+	struct arena *a = arena_of(s->d);
+	struct arena_mark mark = arena_mark(a);
 
 	if (l->buf.nsegs > 1) {
-		segs = calloc(l->buf.nsegs, sizeof(*segs));
-		segp = calloc(l->buf.nsegs, sizeof(*segp));
+		segs = arena_alloc_array(a, l->buf.nsegs, sizeof(*segs));
+		segp = arena_alloc_array(a, l->buf.nsegs, sizeof(*segp));
 		if (!segs || !segp) {
-			free(segs);
-			free(segp);
+			arena_release(a, mark);
 			session_close(s, "out of memory");
 			return;
 		}
@@ -125,8 +179,7 @@ static void reply_lease(struct session *s, uint64_t seq, const struct lease *l)
 	r.body_case = KMEM__RESPONSE__BODY_LEASE;
 	r.lease = &m;
 	session_reply(s, &r);
-	free(segs);
-	free(segp);
+	arena_release(a, mark);
 }
 
 /* Printable ASCII only: names end up in logs and in the JSON stats, and
@@ -511,9 +564,11 @@ static int cmp_u64(const void *x, const void *y)
 }
 
 /* *dup = the first id that appears twice, or 0.  -1 on ENOMEM. */
-static int duplicate_id(const uint64_t *ids, size_t n, uint64_t *dup)
+static int duplicate_id(struct arena *a, const uint64_t *ids, size_t n,
+			uint64_t *dup)
 {
-	uint64_t *v = malloc(n * sizeof(*v));
+	struct arena_mark mark = arena_mark(a);
+	uint64_t *v = arena_alloc_array(a, n, sizeof(*v));
 
 	*dup = 0;
 	if (!v)
@@ -523,7 +578,7 @@ static int duplicate_id(const uint64_t *ids, size_t n, uint64_t *dup)
 	for (size_t i = 1; i < n && !*dup; i++)
 		if (v[i] == v[i - 1])
 			*dup = v[i];
-	free(v);
+	arena_release(a, mark);
 	return 0;
 }
 
@@ -555,7 +610,7 @@ static bool batch_ok(struct session *s, uint64_t seq, const uint64_t *ids,
 	}
 	/* A repeated id would be a double free inside the batch. */
 	uint64_t dup;
-	if (duplicate_id(ids, n, &dup)) {
+	if (duplicate_id(arena_of(s->d), ids, n, &dup)) {
 		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NO_MEMORY,
 				      "the daemon is out of memory");
 		return false;
@@ -612,7 +667,9 @@ static void reply_batch(struct session *s, uint64_t seq, struct lease **ls,
 {
 	Kmem__Response r = KMEM__RESPONSE__INIT;
 	Kmem__LeaseBatch b = KMEM__LEASE_BATCH__INIT;
-	uint64_t *v = malloc(3 * n * sizeof(*v));
+	struct arena *a = arena_of(s->d);
+	struct arena_mark mark = arena_mark(a);
+	uint64_t *v = arena_alloc_array(a, 3 * n, sizeof(*v));
 
 	if (!v) {
 		/* Take the leases back rather than leave them unknown to the
@@ -638,7 +695,7 @@ static void reply_batch(struct session *s, uint64_t seq, struct lease **ls,
 	r.body_case = KMEM__RESPONSE__BODY_LEASE_BATCH;
 	r.lease_batch = &b;
 	session_reply(s, &r);
-	free(v);
+	arena_release(a, mark);
 }
 
 /*
@@ -650,6 +707,8 @@ static void batch_alloc(struct session *s, uint64_t seq, struct kmemd_pool *p,
 			uint32_t count, uint64_t unit, struct dcache *dc,
 			const struct alloc_args *a, const struct mag_req *mr)
 {
+	struct arena *ar = arena_of(s->d);
+	struct arena_mark mark;
 	struct lease **ls;
 	char msg[KMEM_MSG_MAX] = "";
 	size_t n = 0;
@@ -668,7 +727,8 @@ static void batch_alloc(struct session *s, uint64_t seq, struct kmemd_pool *p,
 		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_QUOTA_EXCEEDED, msg);
 		return;
 	}
-	ls = malloc(count * sizeof(*ls));
+	mark = arena_mark(ar);
+	ls = arena_alloc_array(ar, count, sizeof(*ls));
 	if (!ls) {
 		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NO_MEMORY,
 				      "the daemon is out of memory");
@@ -729,7 +789,7 @@ static void batch_alloc(struct session *s, uint64_t seq, struct kmemd_pool *p,
 			magazine_report(s, p, mr, n, n * ls[0]->buf.len);
 		reply_batch(s, seq, ls, n, dc ? unit : ls[0]->buf.len);
 	}
-	free(ls);
+	arena_release(ar, mark);
 }
 
 static void do_alloc_batch(struct session *s, uint64_t seq,
@@ -1047,11 +1107,13 @@ static void count_latency(struct kmemd *d, uint64_t ns)
 
 void dispatch_frame(struct session *s, const uint8_t *payload, size_t len)
 {
+	struct arena *a = arena_of(s->d);
 	Kmem__Request *q = NULL;
 	uint64_t t0 = uv_hrtime();
 	enum req_type t;
 
-	if (kmem_frame_unpack_request(payload, len, NULL, &q)) {
+	if (kmem_frame_unpack_request(payload, len, arena_protobuf(a), &q)) {
+		arena_reset(a);
 		dispatch_protocol_error(s, 0, "the frame does not parse as a Request");
 		return;
 	}
@@ -1067,5 +1129,6 @@ void dispatch_frame(struct session *s, const uint8_t *payload, size_t len)
 		handle(s, q);
 		count_latency(s->d, uv_hrtime() - t0);
 	}
-	kmem_frame_free_request(q, NULL);
+	/* Not kmem_frame_free_request(): the reset gives it all back. */
+	arena_reset(a);
 }

@@ -21,8 +21,20 @@ struct alloc_args {
 	char tag[LEASE_TAG_MAX];
 };
 
-/* Handle one received frame: unpack, dispatch, queue the reply. */
+/*
+ * dispatch_frame - handle one received frame: unpack, dispatch, queue the
+ * reply.  The request is unpacked into the daemon's request arena, which
+ * is reset before this returns: nothing may keep a pointer into it.
+ */
 void dispatch_frame(struct session *s, const uint8_t *payload, size_t len);
+
+/* dispatch_fini - free the request arena (at shutdown; dispatching again
+ * afterwards makes a new one). */
+void dispatch_fini(void);
+
+/* dispatch_arena_kept - bytes the request arena keeps between requests
+ * (0 before the first request). */
+size_t dispatch_arena_kept(void);
 
 /* Answer PROTOCOL_ERROR with msg and close the session after the reply. */
 void dispatch_protocol_error(struct session *s, uint64_t seq, const char *msg);
