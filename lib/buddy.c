@@ -45,11 +45,17 @@
 
 enum { PG_NONE = 0, PG_FREE, PG_ALLOC, PG_EXACT };
 
+/*
+ * order and state are bit-fields of a 32-bit unit, not uint8_t: stores
+ * through a character type may alias anything, so uint8_t fields made
+ * the compiler reload the free-list heads and counters after every store
+ * into a page record.
+ */
 struct page {
 	uint32_t next;
 	uint32_t prev;
-	uint8_t order;
-	uint8_t state;
+	uint32_t order : 8;
+	uint32_t state : 8;
 };
 
 struct kmem_buddy {
@@ -66,19 +72,46 @@ struct kmem_buddy {
 	struct page *pg;
 };
 
+/*
+ * Put p on free list k: the record and the list only.  The split and merge
+ * loops call this per level and settle free_pages and nonempty once.
+ */
+static inline void link_free(struct kmem_buddy *b, uint32_t p, unsigned k)
+{
+	uint32_t h = b->head[k];
+
+	/* One store of the whole record, not a read-modify-write of the
+	 * bit-fields. */
+	b->pg[p] = (struct page){ .next = h, .prev = NIL, .order = k,
+				  .state = PG_FREE };
+	if (h != NIL)
+		b->pg[h].prev = p;
+	b->head[k] = p;
+	b->nr_free[k]++;
+}
+
+/* Take free block pg (page p... of order k) off its list; clears k's bit
+ * in nonempty when the list empties, leaves free_pages alone. */
+static inline void unlink_free(struct kmem_buddy *b, struct page *pg,
+			       unsigned k)
+{
+	if (pg->prev != NIL) {
+		b->pg[pg->prev].next = pg->next;
+	} else {
+		b->head[k] = pg->next;
+		if (pg->next == NIL)
+			b->nonempty &= ~(1u << k);
+	}
+	if (pg->next != NIL)
+		b->pg[pg->next].prev = pg->prev;
+	pg->state = PG_NONE;
+	b->nr_free[k]--;
+}
+
 static void list_push(struct kmem_buddy *b, uint32_t p, unsigned k)
 {
-	struct page *pg = &b->pg[p];
-
-	pg->state = PG_FREE;
-	pg->order = (uint8_t)k;
-	pg->prev = NIL;
-	pg->next = b->head[k];
-	if (pg->next != NIL)
-		b->pg[pg->next].prev = p;
-	b->head[k] = p;
+	link_free(b, p, k);
 	b->nonempty |= 1u << k;
-	b->nr_free[k]++;
 	b->free_pages += (uint64_t)1 << k;
 }
 
@@ -87,16 +120,7 @@ static void list_del(struct kmem_buddy *b, uint32_t p)
 	struct page *pg = &b->pg[p];
 	unsigned k = pg->order;
 
-	if (pg->prev != NIL)
-		b->pg[pg->prev].next = pg->next;
-	else
-		b->head[k] = pg->next;
-	if (pg->next != NIL)
-		b->pg[pg->next].prev = pg->prev;
-	if (b->head[k] == NIL)
-		b->nonempty &= ~(1u << k);
-	pg->state = PG_NONE;
-	b->nr_free[k]--;
+	unlink_free(b, pg, k);
 	b->free_pages -= (uint64_t)1 << k;
 }
 
@@ -175,13 +199,17 @@ void kmem_buddy_destroy(struct kmem_buddy *b)
  * returning the lower halves' upper buddies to the lists. */
 static void take(struct kmem_buddy *b, uint32_t p, unsigned o, unsigned k)
 {
+	/* The halves put back are orders k .. o-1: 2^o - 2^k pages, and
+	 * each of those lists is non-empty now. */
 	list_del(b, p);
+	b->free_pages += ((uint64_t)1 << o) - ((uint64_t)1 << k);
+	b->nonempty |= ((1u << o) - 1) & ~((1u << k) - 1);
 	while (o > k) {
 		o--;
-		list_push(b, p + ((uint32_t)1 << o), o);
+		link_free(b, p + ((uint32_t)1 << o), o);
 	}
 	b->pg[p].state = PG_ALLOC;
-	b->pg[p].order = (uint8_t)k;
+	b->pg[p].order = k;
 }
 
 static int alloc_order(struct kmem_buddy *b, unsigned k, uint32_t *pp)
@@ -260,7 +288,7 @@ static void trim(struct kmem_buddy *b, uint32_t p, uint64_t n)
 	 * shrinks to it), so an exact region always has n in
 	 * (2^(c-1), 2^c). */
 	push_range(b, p + n, end);
-	b->pg[p].order = (uint8_t)c;
+	b->pg[p].order = c;
 	if (n == ((uint64_t)1 << c)) {
 		b->pg[p].state = PG_ALLOC;
 	} else {
@@ -289,20 +317,27 @@ int kmem_buddy_alloc_exact(struct kmem_buddy *b, uint64_t size, uint64_t *off)
 /* Free block p of order k, merging with free buddies. */
 static void free_block(struct kmem_buddy *b, uint32_t p, unsigned k)
 {
-	while (k < b->max_order) {
+	/* Locals: stores into page records could alias b's fields. */
+	struct page *pg = b->pg;
+	const unsigned max = b->max_order;
+	const uint32_t n = b->npages;
+
+	/* Merging moves pages between lists; the block adds 2^k free. */
+	b->free_pages += (uint64_t)1 << k;
+	while (k < max) {
 		uint32_t q = p ^ ((uint32_t)1 << k);
 
-		if (q >= b->npages || b->pg[q].state != PG_FREE ||
-		    b->pg[q].order != k)
+		if (q >= n || pg[q].state != PG_FREE || pg[q].order != k)
 			break;
-		list_del(b, q);
+		unlink_free(b, &pg[q], k);
 		if (q < p) {
-			b->pg[p].state = PG_NONE;
+			pg[p].state = PG_NONE;
 			p = q;
 		}
 		k++;
 	}
-	list_push(b, p, k);
+	link_free(b, p, k);
+	b->nonempty |= 1u << k;
 }
 
 static uint64_t block_pages(const struct page *pg)
@@ -459,7 +494,7 @@ static void carve(struct kmem_buddy *b, uint64_t q, unsigned k)
 		}
 	}
 	b->pg[h].state = PG_ALLOC;
-	b->pg[h].order = (uint8_t)k;
+	b->pg[h].order = k;
 }
 
 int kmem_buddy_claim(struct kmem_buddy *b, uint64_t off, uint64_t size)
@@ -492,7 +527,7 @@ int kmem_buddy_claim(struct kmem_buddy *b, uint64_t off, uint64_t size)
 	}
 	if (n != ((uint64_t)1 << c)) {
 		b->pg[p].state = PG_EXACT;
-		b->pg[p].order = (uint8_t)c;
+		b->pg[p].order = c;
 		b->pg[p].next = (uint32_t)n;
 	}
 	b->allocs++;
@@ -537,7 +572,7 @@ int kmem_buddy_alloc_within(struct kmem_buddy *b, unsigned order, uint64_t lo,
 				}
 			}
 			b->pg[p].state = PG_ALLOC;
-			b->pg[p].order = (uint8_t)order;
+			b->pg[p].order = order;
 			b->allocs++;
 			*off = b->base + ((uint64_t)p << b->page_shift);
 			return 0;
