@@ -28,6 +28,14 @@
  * once) and truncates the ones after it.  The window's file offset is
  * map_offset.
  *
+ * Adopting an memfd an earlier process made (params.adopt) replaces the
+ * reservation: open works on a duplicate of the caller's fd, checks the
+ * file (regular, on hugetlbfs of the page size or on shmem for 4 KiB pages,
+ * exactly size bytes, sealed as we seal or not at all), allocates any page
+ * a hole lost, and then maps, reads frames, locks and (if needed) seals as
+ * for a new file.  It never truncates or empties the file: the contents
+ * are why it was kept.
+ *
  * Cost: open makes O(pages) system calls (one pagemap pread per page, one
  * move_pages per 256 pages); nothing after open makes any.
  */
@@ -307,6 +315,109 @@ static int reserve_memfd(struct kmem_backing *b,
 	return rc;
 }
 
+/* ------------------------------------------------------ adopting an memfd */
+
+#define SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+/*
+ * The page size of an adopted file: a hugetlbfs file's (an MFD_HUGETLB
+ * memfd lives on the kernel's internal hugetlbfs mount), 4 KiB for shmem
+ * (a plain memfd), 0 for anything else.
+ */
+static uint64_t file_page_size(const struct statfs *sfs, const struct stat *st)
+{
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	if (sfs->f_type == HUGETLBFS_MAGIC)
+		return (uint64_t)sfs->f_bsize;
+	return sfs->f_type == TMPFS_MAGIC ? KMEM_BACKING_4K : 0;
+}
+
+/* Check b->fd (the duplicate of params.adopt_fd) against p, and take its
+ * page size and kind. */
+static int check_adopted(struct kmem_backing *b,
+			 const struct kmem_backing_params *p, struct stat *st,
+			 char *msg, size_t len)
+{
+	char a[KMEM_SIZE_STR_MAX], c[KMEM_SIZE_STR_MAX];
+	struct statfs sfs;
+	uint64_t ps;
+	int seals;
+
+	if (fstatfs(b->fd, &sfs) || fstat(b->fd, st))
+		return sys_fail("fstat", errno, msg, len);
+	ps = file_page_size(&sfs, st);
+	if (!ps)
+		return say(msg, len, KMEM_EINVAL, "fd %d is not an memfd",
+			   p->adopt_fd);
+	if (ps != b->page_size && !(ps == KMEM_BACKING_4K && p->allow_nohuge))
+		return say(msg, len, KMEM_EINVAL, "fd %d holds %s pages, not %s",
+			   p->adopt_fd, kmem__size_str(ps, a),
+			   kmem__size_str(b->page_size, c));
+	if ((uint64_t)st->st_size != p->size)
+		return say(msg, len, KMEM_EINVAL, "fd %d is %llu bytes, not %llu",
+			   p->adopt_fd, (unsigned long long)st->st_size,
+			   (unsigned long long)p->size);
+	/* Ours carry all three seals; an unsealed one gets them below.  One
+	 * sealed otherwise (F_SEAL_SEAL alone: a shmem or hugetlbfs file
+	 * opened by path) could be resized under the mapping. */
+	seals = fcntl(b->fd, F_GET_SEALS);
+	if (seals < 0)
+		return sys_fail("fcntl(F_GET_SEALS)", errno, msg, len);
+	if ((seals & F_SEAL_SEAL) && (seals & SEALS) != SEALS)
+		return say(msg, len, KMEM_EINVAL, "fd %d is sealed (%#x) but "
+			   "not against shrinking and growing: not an memfd "
+			   "kmem made", p->adopt_fd, (unsigned)seals);
+	b->sealed = (seals & SEALS) == SEALS;
+	set_page_size(b, ps);
+	b->kind = ps == KMEM_BACKING_4K ? KMEM_BACKING_NOHUGE :
+		  KMEM_BACKING_MEMFD_HUGETLB;
+	return 0;
+}
+
+static int reserve_adopted(struct kmem_backing *b,
+			   const struct kmem_backing_params *p, char *msg,
+			   size_t len)
+{
+	uint64_t n, present, avail;
+	struct stat st;
+	int rc;
+
+	b->fd = fcntl(p->adopt_fd, F_DUPFD_CLOEXEC, 0);
+	if (b->fd < 0)
+		return say(msg, len, errno == EBADF ? KMEM_EINVAL : KMEM_ESYS,
+			   "fd %d cannot be adopted: %s", p->adopt_fd,
+			   strerror(errno));
+	b->adopted = true;
+	rc = check_adopted(b, p, &st, msg, len);
+	if (rc)
+		goto fail_fd;
+	n = p->size >> b->shift;
+	/* Both file systems count a file's pages in i_blocks: a page
+	 * missing is one that a hole punched out.  It comes back zeroed
+	 * rather than as a SIGBUS later. */
+	present = ((uint64_t)st.st_blocks * 512) >> b->shift;
+	if (present < n) {
+		if (kmem__backing_is_huge(b)) {
+			rc = pool_check(b->page_size, n - present, &avail,
+					msg, len);
+			if (rc)
+				goto fail_fd;
+		}
+		if (fallocate(b->fd, 0, 0, (off_t)p->size)) {
+			rc = fallocate_fail(b, n - present, errno, msg, len);
+			goto fail_fd;
+		}
+	}
+	b->reserved = n;
+	return 0;
+
+fail_fd:
+	close(b->fd);
+	b->fd = -1;
+	return rc;
+}
+
 /* Undo what open did to the file: a file it created goes, one it found
  * empty is emptied again, and the fd is closed. */
 static void release_file(struct kmem_backing *b)
@@ -399,6 +510,8 @@ static int reserve(struct kmem_backing *b, const struct kmem_backing_params *p,
 {
 	int rc;
 
+	if (p->adopt)
+		return reserve_adopted(b, p, msg, len);
 	if (p->path)
 		return reserve_path(b, p, msg, len);
 	if (b->page_size != KMEM_BACKING_4K) {
@@ -613,10 +726,11 @@ static int lock_and_seal(struct kmem_backing *b, char *msg, size_t len)
 			   rl.rlim_cur == RLIM_INFINITY ? ~0ull :
 			   (unsigned long long)rl.rlim_cur >> 10);
 	}
-	if (b->kind == KMEM_BACKING_HUGETLBFS)
+	/* An adopted memfd may carry its seals from the process that made
+	 * it; F_SEAL_SEAL forbids adding them again. */
+	if (b->kind == KMEM_BACKING_HUGETLBFS || b->sealed)
 		return 0;
-	if (fcntl(b->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
-		  F_SEAL_SEAL))
+	if (fcntl(b->fd, F_ADD_SEALS, SEALS))
 		return sys_fail("fcntl(F_ADD_SEALS)", errno, msg, len);
 	b->sealed = true;
 	return 0;
@@ -660,6 +774,10 @@ static int check_params(const struct kmem_backing_params *p, uint64_t *ps,
 	if (p->file_mode & ~07777u)
 		return say(msg, len, KMEM_EINVAL, "file mode %#o is not a mode",
 			   p->file_mode);
+	if (p->adopt && (p->path || p->adopt_fd < 0))
+		return say(msg, len, KMEM_EINVAL, "%s", p->path ?
+			   "adopt and path exclude each other" :
+			   "adopt_fd is not a file descriptor");
 	return 0;
 }
 

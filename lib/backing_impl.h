@@ -18,6 +18,7 @@ struct kmem_backing {
 	bool created;		/* this open created path */
 	bool was_empty;		/* path existed with size 0 */
 	bool sealed, locked;
+	bool adopted;		/* params.adopt: an earlier process's memfd */
 	char *path;
 	uint8_t *addr;		/* maps file [map_offset, map_offset + size) */
 	uint64_t size;

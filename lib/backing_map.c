@@ -145,6 +145,7 @@ uint64_t kmem_backing_map_offset(const struct kmem_backing *b) { return b->map_o
 enum kmem_backing_kind kmem_backing_kind(const struct kmem_backing *b) { return b->kind; }
 enum kmem_iova_mode kmem_backing_iova(const struct kmem_backing *b) { return b->iova; }
 const char *kmem_backing_path(const struct kmem_backing *b) { return b->path; }
+bool kmem_backing_adopted(const struct kmem_backing *b) { return b->adopted; }
 size_t kmem_backing_nruns(const struct kmem_backing *b) { return b->nruns; }
 uint64_t kmem_backing_largest_run(const struct kmem_backing *b) { return b->largest; }
 
@@ -185,6 +186,7 @@ void kmem_backing_info(const struct kmem_backing *b,
 	info->largest_run = b->largest;
 	info->sealed = b->sealed;
 	info->locked = b->locked;
+	info->adopted = b->adopted;
 }
 
 int kmem_backing_run(const struct kmem_backing *b, size_t i,

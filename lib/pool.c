@@ -66,6 +66,7 @@ int kmem_pool_create(const struct kmem_pool_params *p, struct kmem_pool **out,
 		.size = p->size, .page_size = p->page_size, .path = p->path,
 		.name = p->name, .allow_nohuge = p->allow_nohuge,
 		.require_contiguous = p->require_contiguous,
+		.adopt = p->adopt, .adopt_fd = p->adopt_fd,
 		.frame = p->frame, .frame_ctx = p->frame_ctx,
 	};
 	struct kmem_heap_params hp = {
@@ -92,9 +93,10 @@ int kmem_pool_create(const struct kmem_pool_params *p, struct kmem_pool **out,
 	hp.arenas = d;
 	hp.size = kmem_backing_size(pool->backing);
 	hp.mem = kmem_backing_addr(pool->backing);
-	/* A new memfd is zeroed by the kernel; a hugetlbfs file may hold
-	 * what an earlier daemon left there. */
-	hp.mem_zeroed = kmem_backing_kind(pool->backing) != KMEM_BACKING_HUGETLBFS;
+	/* A new memfd is zeroed by the kernel; a hugetlbfs file or an
+	 * adopted memfd may hold what an earlier daemon left there. */
+	hp.mem_zeroed = kmem_backing_kind(pool->backing) != KMEM_BACKING_HUGETLBFS &&
+			!kmem_backing_adopted(pool->backing);
 	rc = kmem_heap_create(&hp, &pool->heap, msg, msglen);
 	kmem__free(d);
 	if (rc)

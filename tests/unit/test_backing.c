@@ -1292,6 +1292,252 @@ static void test_backing_hugetlbfs_fallocate_failure(void **state)
 	leaks_check(&l);
 }
 
+/* ------------------------------------------------------ adopting an memfd */
+
+/* Open p (fake frames or not), write a pattern into every page, and
+ * return a duplicate of its fd after closing the backing. */
+static int kept_memfd(const struct kmem_backing_params *p, uint64_t salt)
+{
+	struct kmem_backing *b = open_ok(p);
+	uint64_t *w = kmem_backing_addr(b);
+	int fd = dup(kmem_backing_fd(b));
+
+	assert_true(fd >= 0);
+	for (uint64_t i = 0; i < p->size / 8; i++)
+		w[i] = salt ^ (i * 0x9e3779b97f4a7c15ull);
+	kmem_backing_close(b);
+	return fd;
+}
+
+/* Offset of the first 8-byte word of b that is not kept_memfd's pattern
+ * (page zero_page must read 0 instead), or the size. */
+static uint64_t pattern_intact(const struct kmem_backing *b, uint64_t salt,
+			       uint64_t zero_page)
+{
+	const uint64_t *w = kmem_backing_addr(b);
+	uint64_t ps = kmem_backing_page_size(b);
+
+	for (uint64_t i = 0; i < kmem_backing_size(b) / 8; i++) {
+		uint64_t want = i * 8 / ps == zero_page ? 0 :
+				salt ^ (i * 0x9e3779b97f4a7c15ull);
+
+		if (w[i] != want)
+			return i * 8;
+	}
+	return kmem_backing_size(b);
+}
+
+static void test_backing_adopt_keeps_contents_and_frames(void **state)
+{
+	struct fake f = { .fail_at = -1 };
+	struct kmem_backing_params p = fake_params(&f, 8);
+	struct kmem_backing_info info;
+	struct kmem_backing *b;
+	struct leaks l;
+	int fd;
+
+	(void)state;
+	for (int i = 0; i < 8; i++)
+		f.pa[i] = (i < 5 ? 0x10000000ull : 0x20000000ull - 5 * PS4K) +
+			  i * PS4K;
+	leaks_save(&l);
+	fd = kept_memfd(&p, 0xabcdef);
+	/* A hole punched into the kept file (as a holder of the fd may):
+	 * that page comes back, zeroed. */
+	assert_int_equal(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				   3 * PS4K, PS4K), 0);
+	p.adopt = true;
+	p.adopt_fd = fd;
+	f.npages = 0;
+	b = open_ok(&p);
+	kmem_backing_info(b, &info);
+	assert_true(info.adopted);
+	assert_true(kmem_backing_adopted(b));
+	assert_int_equal(info.kind, KMEM_BACKING_NOHUGE);
+	assert_int_equal(info.size, 8 * PS4K);
+	assert_int_equal(info.npages, 8);
+	assert_int_equal(info.reserved_pages, 8);
+	assert_true(info.sealed);
+	assert_true(info.locked);
+	assert_true(info.fd != fd);
+	/* Frames read afresh, the same runs as at first. */
+	assert_int_equal(f.npages, 8);
+	assert_int_equal(kmem_backing_nruns(b), 2);
+	assert_run(b, 0, 0, 5 * PS4K, 0x10000000, 0, PHYS_DMA32);
+	assert_run(b, 1, 5 * PS4K, 3 * PS4K, 0x20000000, 0, PHYS_DMA32);
+	assert_int_equal(pattern_intact(b, 0xabcdef, 3), 8 * PS4K);
+	assert_int_equal(fcntl(fd, F_GET_SEALS),
+			 F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	kmem_backing_close(b);
+	/* The caller's fd is still the caller's, and so are the bytes. */
+	uint64_t v = 0;
+	assert_int_equal(pread(fd, &v, 8, (off_t)(5 * PS4K)), 8);
+	assert_int_equal(v, 0xabcdef ^ (5 * PS4K / 8 * 0x9e3779b97f4a7c15ull));
+	assert_int_equal(close(fd), 0);
+	leaks_check(&l);
+}
+
+/* An memfd nobody sealed is sealed once adopted. */
+static void test_backing_adopt_seals_an_unsealed_memfd(void **state)
+{
+	struct kmem_backing_params p = {
+		.size = 16 * PS4K, .page_size = KMEM_BACKING_4K, .adopt = true,
+	};
+	struct kmem_backing *b;
+	struct leaks l;
+	int fd;
+
+	(void)state;
+	leaks_save(&l);
+	fd = memfd_create("kmem-test-unsealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 16 * PS4K), 0);
+	assert_int_equal(pwrite(fd, "kept", 4, 9 * PS4K), 4);
+	assert_int_equal(fcntl(fd, F_GET_SEALS), 0);
+	p.adopt_fd = fd;
+	b = open_ok(&p);
+	assert_true(kmem_backing_adopted(b));
+	assert_int_equal(memcmp((char *)kmem_backing_addr(b) + 9 * PS4K, "kept", 4), 0);
+	assert_int_equal(fcntl(fd, F_GET_SEALS),
+			 F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	kmem_backing_close(b);
+	close(fd);
+	leaks_check(&l);
+}
+
+/* Open fails with code and want; nothing leaks, and the caller's fd (if
+ * fd_open) is still open. */
+static void adopt_refused(const struct kmem_backing_params *p, int code,
+			  const char *want, bool fd_open)
+{
+	struct kmem_backing *b = NULL;
+	char msg[KMEM_MSG_MAX] = "";
+	struct leaks l;
+
+	leaks_save(&l);
+	assert_int_equal(kmem_backing_open(p, &b, msg, sizeof(msg)), code);
+	assert_null(b);
+	assert_string_equal(msg, want);
+	leaks_check(&l);
+	if (fd_open)
+		assert_true(fcntl(p->adopt_fd, F_GETFD) >= 0);
+}
+
+static void test_backing_adopt_refuses_what_does_not_match(void **state)
+{
+	struct kmem_backing_params p = {
+		.size = 16 * PS4K, .page_size = KMEM_BACKING_4K, .adopt = true,
+	};
+	struct kmem_backing *b;
+	char want[160];
+	int fd, pfd[2];
+
+	(void)state;
+	fd = memfd_create("kmem-test-size", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 8 * PS4K), 0);
+	p.adopt_fd = fd;
+	snprintf(want, sizeof(want), "fd %d is 32768 bytes, not 65536", fd);
+	adopt_refused(&p, KMEM_EINVAL, want, true);
+	/* 4 KiB pages where 2 MiB ones are wanted: refused, unless the
+	 * nohuge fallback is allowed (the earlier process fell back too). */
+	assert_int_equal(ftruncate(fd, 2 * MiB), 0);
+	p.size = 2 * MiB;
+	p.page_size = HP2M;
+	snprintf(want, sizeof(want), "fd %d holds 4 KiB pages, not 2 MiB", fd);
+	adopt_refused(&p, KMEM_EINVAL, want, true);
+	p.allow_nohuge = true;
+	b = open_ok(&p);
+	assert_int_equal(kmem_backing_kind(b), KMEM_BACKING_NOHUGE);
+	assert_int_equal(kmem_backing_page_size(b), PS4K);
+	kmem_backing_close(b);
+	p.allow_nohuge = false;
+	/* Sealed against new seals but resizable: not ours. */
+	close(fd);
+	fd = memfd_create("kmem-test-seal", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 16 * PS4K), 0);
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL), 0);
+	p.size = 16 * PS4K;
+	p.page_size = KMEM_BACKING_4K;
+	p.adopt_fd = fd;
+	snprintf(want, sizeof(want), "fd %d is sealed (0x1) but not against "
+		 "shrinking and growing: not an memfd kmem made", fd);
+	adopt_refused(&p, KMEM_EINVAL, want, true);
+	close(fd);
+	/* Not a file at all. */
+	assert_int_equal(pipe(pfd), 0);
+	p.adopt_fd = pfd[0];
+	snprintf(want, sizeof(want), "fd %d is not an memfd", pfd[0]);
+	adopt_refused(&p, KMEM_EINVAL, want, true);
+	close(pfd[0]);
+	close(pfd[1]);
+	/* Not open; not given; given with a path. */
+	p.adopt_fd = pfd[0];
+	snprintf(want, sizeof(want), "fd %d cannot be adopted: Bad file "
+		 "descriptor", pfd[0]);
+	adopt_refused(&p, KMEM_EINVAL, want, false);
+	p.adopt_fd = -1;
+	adopt_refused(&p, KMEM_EINVAL, "adopt_fd is not a file descriptor",
+		      false);
+	p.adopt_fd = 0;
+	p.page_size = HP2M;
+	p.size = 2 * MiB;
+	p.path = "/dev/hugepages/x";
+	adopt_refused(&p, KMEM_EINVAL, "adopt and path exclude each other",
+		      true);
+}
+
+/* Real hugepages: the same physical pages come back, and none more. */
+static void test_backing_adopt_hugetlb_same_pages(void **state)
+{
+	struct kmem_backing_params p = { .size = 8 * MiB };
+	struct kmem_backing *b;
+	uint64_t pa[4], free0, free1;
+	struct leaks l;
+	int fd;
+
+	(void)state;
+	if (!hp_reserve(HP2M, 4))
+		skip();
+	if (!has_cap(CAP_SYS_ADMIN)) {
+		print_message("needs CAP_SYS_ADMIN to read frames\n");
+		skip();
+	}
+	leaks_save(&l);
+	free0 = hp_get(HP2M, "free_hugepages");
+	b = open_ok(&p);
+	for (int i = 0; i < 4; i++)
+		pa[i] = pagemap_pa((uint8_t *)kmem_backing_addr(b) + i * HP2M);
+	for (uint64_t i = 0; i < p.size / 8; i++)
+		((uint64_t *)kmem_backing_addr(b))[i] =
+			0x5eed ^ (i * 0x9e3779b97f4a7c15ull);
+	fd = dup(kmem_backing_fd(b));
+	assert_true(fd >= 0);
+	kmem_backing_close(b);
+	/* The kept fd holds the pages while no backing maps them. */
+	free1 = hp_get(HP2M, "free_hugepages");
+	assert_int_equal(free1, free0 - 4);
+	p.adopt = true;
+	p.adopt_fd = fd;
+	b = open_ok(&p);
+	assert_int_equal(kmem_backing_kind(b), KMEM_BACKING_MEMFD_HUGETLB);
+	assert_int_equal(kmem_backing_iova(b), KMEM_IOVA_PA);
+	assert_int_equal(hp_get(HP2M, "free_hugepages"), free1);
+	for (int i = 0; i < 4; i++) {
+		uint64_t got;
+
+		assert_int_equal(kmem_backing_phys(b, (uint64_t)i * HP2M, &got), 0);
+		assert_int_equal(got, pa[i]);
+	}
+	check_against_pagemap(b);
+	assert_int_equal(pattern_intact(b, 0x5eed, UINT64_MAX), 8 * MiB);
+	kmem_backing_close(b);
+	close(fd);
+	assert_int_equal(hp_get(HP2M, "free_hugepages"), free0);
+	leaks_check(&l);
+}
+
 /* ------------------------------------------------------ fault injection */
 
 static void fault_inject_open(const struct kmem_backing_params *p)
@@ -1335,6 +1581,13 @@ static void test_backing_open_fault_injection(void **state)
 	p.require_contiguous = true;
 	p.size = 2 * PS4K;
 	fault_inject_open(&p);
+	/* Adopting: every failure leaves the caller's fd as it was. */
+	p.require_contiguous = false;
+	p.size = 8 * PS4K;
+	p.adopt_fd = kept_memfd(&p, 1);
+	p.adopt = true;
+	fault_inject_open(&p);
+	close(p.adopt_fd);
 	if (hp_reserve(HP2M, 4)) {
 		struct kmem_backing_params h = { .size = 8 * MiB };
 
@@ -1372,6 +1625,11 @@ int main(void)
 		cmocka_unit_test_teardown(test_backing_1g_page, hp_restore),
 		cmocka_unit_test_teardown(test_backing_hugetlbfs_file, hp_restore),
 		cmocka_unit_test_teardown(test_backing_hugetlbfs_fallocate_failure,
+					  hp_restore),
+		cmocka_unit_test(test_backing_adopt_keeps_contents_and_frames),
+		cmocka_unit_test(test_backing_adopt_seals_an_unsealed_memfd),
+		cmocka_unit_test(test_backing_adopt_refuses_what_does_not_match),
+		cmocka_unit_test_teardown(test_backing_adopt_hugetlb_same_pages,
 					  hp_restore),
 		cmocka_unit_test_teardown(test_backing_open_fault_injection,
 					  hp_restore),

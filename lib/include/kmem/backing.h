@@ -43,6 +43,13 @@
  * "nohuge" backing mlock is what keeps the pages in memory, and its failure
  * (RLIMIT_MEMLOCK) fails the open.
  *
+ * Adopting.  Instead of making a new memfd, open can adopt one that an
+ * earlier process made and someone kept (systemd's file descriptor store
+ * keeps it while the daemon restarts): the memory and its contents are the
+ * same, so are the physical pages; open checks that the file is what the
+ * parameters describe (size, page size), maps it and reads its frames
+ * afresh as for a new one.  Nothing is zeroed or truncated, ever.
+ *
  * Single-threaded by contract, like the rest of lib/.  Open and close make
  * system calls; the queries do not.
  */
@@ -105,6 +112,20 @@ struct kmem_backing_params {
 	 */
 	bool require_contiguous;
 	/*
+	 * Adopt an existing memfd instead of creating one: when adopt is
+	 * true, adopt_fd is an memfd (MFD_HUGETLB of page_size, or of 4 KiB
+	 * pages when page_size is 4 KiB or allow_nohuge is set) of exactly
+	 * size bytes, sealed as this library seals its own or not sealed at
+	 * all; path must be NULL.  Its contents are kept.  The backing works
+	 * on its own duplicate of the fd: adopt_fd stays the caller's, open
+	 * or closed as the caller likes, whether open succeeds or not.  Pages
+	 * missing from the file (a hole someone punched) are allocated
+	 * again, zeroed.  With require_contiguous the whole file must be one
+	 * run.
+	 */
+	bool adopt;
+	int adopt_fd;
+	/*
 	 * Test hook: when not NULL, called once for each page of the file
 	 * (page = file offset / page_size) instead of reading pagemap and
 	 * move_pages, whatever the kind, so even a 4 KiB backing gets these
@@ -161,6 +182,7 @@ struct kmem_backing_info {
 	uint64_t largest_run;	/* bytes */
 	bool sealed;		/* F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL */
 	bool locked;		/* mlock() succeeded */
+	bool adopted;		/* an existing memfd (params.adopt) */
 };
 
 /*
@@ -170,7 +192,10 @@ struct kmem_backing_info {
  *   KMEM_EINVAL     size not a multiple of page_size, unsupported
  *                   page_size, a path that is not on a hugetlbfs mount of
  *                   that page size, an existing file of another size, a
- *                   frame source giving unaligned addresses;
+ *                   frame source giving unaligned addresses; an adopted
+ *                   fd that is not open, not an memfd, of another size or
+ *                   page size, or sealed against the seals open adds (the
+ *                   message says which);
  *   KMEM_ENOENT     the path's directory does not exist;
  *   KMEM_ENOHUGE    fewer free hugepages than needed (the message names
  *                   both counts and the sysctl that fixes it), or the
@@ -184,7 +209,8 @@ struct kmem_backing_info {
  *   KMEM_ESYS       another system call failed (message says which);
  *   or what the frame source returned.
  * On failure nothing is left behind: no fd, no mapping, no metadata, no
- * reserved page, and no file if this call created it.
+ * reserved page, and no file if this call created it (an adopted fd is
+ * left as it was given, except for pages a hole had lost).
  * Cost: O(pages) system-call work (one pagemap read per page).
  */
 int kmem_backing_open(const struct kmem_backing_params *params,
@@ -207,6 +233,8 @@ uint64_t kmem_backing_map_offset(const struct kmem_backing *b);
 enum kmem_backing_kind kmem_backing_kind(const struct kmem_backing *b);
 enum kmem_iova_mode kmem_backing_iova(const struct kmem_backing *b);
 const char *kmem_backing_path(const struct kmem_backing *b);
+/* Whether open adopted an existing memfd (params.adopt). */
+bool kmem_backing_adopted(const struct kmem_backing *b);
 
 /* "memfd-hugetlb", "hugetlbfs", "nohuge"; "pa", "va"; "?" if unknown. */
 const char *kmem_backing_kind_name(enum kmem_backing_kind kind);

@@ -30,6 +30,12 @@ struct kmem_pool_params {
 	const char *name;		/* memfd name */
 	bool allow_nohuge;		/* 4 KiB fallback when hugepages lack */
 	bool require_contiguous;	/* the pool must be one physical run */
+	/* Adopt an earlier process's memfd and its contents instead of
+	 * making a new one (kmem_backing_params.adopt: adopt_fd stays the
+	 * caller's).  The engine starts with everything free; the caller
+	 * claims back what is in use (kmem_heap_claim). */
+	bool adopt;
+	int adopt_fd;
 	enum kmem_policy policy;	/* buddy (default) or resource map */
 	uint64_t quantum;		/* resource map granule; 0 = 4 KiB */
 	/* Debugging of the size-class caches: KMEM_CACHE_POISON |
