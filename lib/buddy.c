@@ -66,15 +66,38 @@ struct kmem_buddy {
 	unsigned max_order;
 	uint32_t nonempty;		/* bit k: free list k is not empty */
 	uint32_t head[KMEM_BUDDY_MAX_ORDER + 1];
-	uint64_t nr_free[KMEM_BUDDY_MAX_ORDER + 1];
+	/*
+	 * Free blocks per order as differences: nr_free(k) is the sum of
+	 * nr_diff[k + 1 ..].  A split or a merge changes the count of every
+	 * order between two bounds by one, which costs two stores here
+	 * instead of one per level (nr_range).
+	 */
+	int64_t nr_diff[KMEM_BUDDY_MAX_ORDER + 2];
 	uint64_t free_pages;
 	uint64_t allocs, frees;
 	struct page *pg;
 };
 
+/* Add v to the free-block count of every order in [lo, hi]. */
+static inline void nr_range(struct kmem_buddy *b, unsigned lo, unsigned hi,
+			    int64_t v)
+{
+	b->nr_diff[hi + 1] += v;
+	b->nr_diff[lo] -= v;
+}
+
+static uint64_t nr_free(const struct kmem_buddy *b, unsigned k)
+{
+	int64_t n = 0;
+
+	for (unsigned j = k + 1; j <= KMEM_BUDDY_MAX_ORDER + 1; j++)
+		n += b->nr_diff[j];
+	return (uint64_t)n;
+}
+
 /*
  * Put p on free list k: the record and the list only.  The split and merge
- * loops call this per level and settle free_pages and nonempty once.
+ * loops call this per level and settle the counts and nonempty once.
  */
 static inline void link_free(struct kmem_buddy *b, uint32_t p, unsigned k)
 {
@@ -87,30 +110,32 @@ static inline void link_free(struct kmem_buddy *b, uint32_t p, unsigned k)
 	if (h != NIL)
 		b->pg[h].prev = p;
 	b->head[k] = p;
-	b->nr_free[k]++;
 }
 
-/* Take free block pg (page p... of order k) off its list; clears k's bit
- * in nonempty when the list empties, leaves free_pages alone. */
-static inline void unlink_free(struct kmem_buddy *b, struct page *pg,
-			       unsigned k)
+/* Take free block pg of order k off its list: the record and the list
+ * only.  Returns the bit of k if the list is empty now, else 0. */
+static inline uint32_t unlink_free(struct kmem_buddy *b, struct page *pg,
+				   unsigned k)
 {
+	uint32_t gone = 0;
+
 	if (pg->prev != NIL) {
 		b->pg[pg->prev].next = pg->next;
 	} else {
 		b->head[k] = pg->next;
 		if (pg->next == NIL)
-			b->nonempty &= ~(1u << k);
+			gone = 1u << k;
 	}
 	if (pg->next != NIL)
 		b->pg[pg->next].prev = pg->prev;
 	pg->state = PG_NONE;
-	b->nr_free[k]--;
+	return gone;
 }
 
 static void list_push(struct kmem_buddy *b, uint32_t p, unsigned k)
 {
 	link_free(b, p, k);
+	nr_range(b, k, k, 1);
 	b->nonempty |= 1u << k;
 	b->free_pages += (uint64_t)1 << k;
 }
@@ -120,7 +145,8 @@ static void list_del(struct kmem_buddy *b, uint32_t p)
 	struct page *pg = &b->pg[p];
 	unsigned k = pg->order;
 
-	unlink_free(b, pg, k);
+	b->nonempty &= ~unlink_free(b, pg, k);
+	nr_range(b, k, k, -1);
 	b->free_pages -= (uint64_t)1 << k;
 }
 
@@ -202,8 +228,11 @@ static void take(struct kmem_buddy *b, uint32_t p, unsigned o, unsigned k)
 	/* The halves put back are orders k .. o-1: 2^o - 2^k pages, and
 	 * each of those lists is non-empty now. */
 	list_del(b, p);
-	b->free_pages += ((uint64_t)1 << o) - ((uint64_t)1 << k);
-	b->nonempty |= ((1u << o) - 1) & ~((1u << k) - 1);
+	if (o > k) {
+		b->free_pages += ((uint64_t)1 << o) - ((uint64_t)1 << k);
+		b->nonempty |= ((1u << o) - 1) & ~((1u << k) - 1);
+		nr_range(b, k, o - 1, 1);
+	}
 	while (o > k) {
 		o--;
 		link_free(b, p + ((uint32_t)1 << o), o);
@@ -322,6 +351,9 @@ static void free_block(struct kmem_buddy *b, uint32_t p, unsigned k)
 	const unsigned max = b->max_order;
 	const uint32_t n = b->npages;
 
+	const unsigned k0 = k;
+	uint32_t gone = 0;
+
 	/* Merging moves pages between lists; the block adds 2^k free. */
 	b->free_pages += (uint64_t)1 << k;
 	while (k < max) {
@@ -329,15 +361,19 @@ static void free_block(struct kmem_buddy *b, uint32_t p, unsigned k)
 
 		if (q >= n || pg[q].state != PG_FREE || pg[q].order != k)
 			break;
-		unlink_free(b, &pg[q], k);
+		gone |= unlink_free(b, &pg[q], k);
 		if (q < p) {
 			pg[p].state = PG_NONE;
 			p = q;
 		}
 		k++;
 	}
+	/* Orders k0 .. k-1 lost a block each, order k gained one. */
+	if (k > k0)
+		nr_range(b, k0, k - 1, -1);
+	nr_range(b, k, k, 1);
 	link_free(b, p, k);
-	b->nonempty |= 1u << k;
+	b->nonempty = (b->nonempty & ~gone) | 1u << k;
 }
 
 static uint64_t block_pages(const struct page *pg)
@@ -615,7 +651,7 @@ void kmem_buddy_stats(const struct kmem_buddy *b, struct kmem_buddy_stats *st)
 	st->allocs = b->allocs;
 	st->frees = b->frees;
 	for (unsigned k = 0; k <= b->max_order; k++)
-		st->nr_free[k] = b->nr_free[k];
+		st->nr_free[k] = nr_free(b, k);
 	/* unusable_free_index(): free pages in blocks too small for order k,
 	 * as a share of all free pages (mm/vmstat.c). */
 	for (unsigned k = 0; k <= b->max_order; k++) {
@@ -624,7 +660,7 @@ void kmem_buddy_stats(const struct kmem_buddy *b, struct kmem_buddy_stats *st)
 		if (!b->free_pages)
 			continue;
 		for (unsigned o = k; o <= b->max_order; o++)
-			suitable += b->nr_free[o] << o;
+			suitable += st->nr_free[o] << o;
 		st->unusable_index[k] = (unsigned)
 			(((b->free_pages - suitable) * 1000) / b->free_pages);
 	}
@@ -673,7 +709,7 @@ int kmem_buddy_check(const struct kmem_buddy *b)
 		uint32_t prev = NIL;
 
 		if (k > b->max_order) {
-			if (b->head[k] != NIL || b->nr_free[k])
+			if (b->head[k] != NIL || nr_free(b, k))
 				return KMEM_ECORRUPT;
 			continue;
 		}
@@ -684,7 +720,7 @@ int kmem_buddy_check(const struct kmem_buddy *b)
 				return KMEM_ECORRUPT;
 			prev = q;
 		}
-		if (count != nr[k] || count != b->nr_free[k] ||
+		if (count != nr[k] || count != nr_free(b, k) ||
 		    !!(b->nonempty & (1u << k)) != (count != 0))
 			return KMEM_ECORRUPT;
 	}
