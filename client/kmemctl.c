@@ -46,8 +46,8 @@ static const struct ctl_cmd commands[] = {
 	  "  --session PID   only the leases of process PID's sessions\n",
 	  true, 0, 0, cmd_leases },
 	{ "alloc", "SIZE [--pool P] [--contig|--scatter] [--dma32] [--zero]\n"
-	  "        [--node N] [--align A] [--name N] [--tag T] [--timeout MS]\n"
-	  "        [--hold] [--json]",
+	  "        [--node N] [--align A] [--dma-mask M] [--boundary B]\n"
+	  "        [--name N] [--tag T] [--timeout MS] [--hold] [--json]",
 	  "Allocate a buffer and print its id, offset, length, physical\n"
 	  "address and segments.  A buffer without --name belongs to this\n"
 	  "kmemctl's session and is freed when kmemctl exits.\n"
@@ -58,6 +58,9 @@ static const struct ctl_cmd commands[] = {
 	  "  --zero          zeroed memory\n"
 	  "  --node N        on NUMA node N\n"
 	  "  --align A       alignment, a power of two (e.g. 2M)\n"
+	  "  --dma-mask M    every byte below a device's DMA mask: 0xfffffffff,\n"
+	  "                  or its address bits: 36 (--dma32 is 32)\n"
+	  "  --boundary B    not crossing a multiple of B physical (e.g. 64K)\n"
 	  "  --name N        a persistent buffer named N: it outlives kmemctl\n"
 	  "                  until 'kmemctl free N'\n"
 	  "  --tag T         a label shown in stats\n"

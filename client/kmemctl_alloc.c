@@ -24,6 +24,30 @@ struct alloc_cmd {
 	uint64_t size;
 };
 
+/*
+ * A device's DMA mask, as a driver writes it: 0xffffffff for 32-bit
+ * devices (--dma32 is that one), or a number of address bits ("36").
+ */
+static int dma_mask(const struct ctl *x, const char *arg, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 0);
+	if (errno || end == arg || *end || *arg == '-' || v == 0)
+		return ctl_usage(x, "--dma-mask: '%s' is not a mask (like "
+				 "0xffffffff) or a number of address bits "
+				 "(like 36)", arg);
+	if (v <= 64 && strncmp(arg, "0x", 2) && strncmp(arg, "0X", 2))
+		v = v == 64 ? UINT64_MAX : (1ull << v) - 1;
+	if (v & (v + 1))
+		return ctl_usage(x, "--dma-mask: '%s' is not of the form "
+				 "2^n - 1", arg);
+	*out = v;
+	return KMEMCTL_GO;
+}
+
 static int alloc_opt(struct ctl *x, int opt, const char *arg, void *st)
 {
 	struct alloc_cmd *a = st;
@@ -46,6 +70,15 @@ static int alloc_opt(struct ctl *x, int opt, const char *arg, void *st)
 		rc = ctl_uint(x, "--node", arg, 0, 1023, &v);
 		a->o.node = (int)v;
 		break;
+	case 'M':
+		rc = dma_mask(x, arg, &a->o.dma_mask);
+		break;
+	case 'B':
+		rc = ctl_size(x, "--boundary", arg, &a->o.boundary);
+		if (rc == KMEMCTL_GO && (a->o.boundary & (a->o.boundary - 1)))
+			rc = ctl_usage(x, "--boundary: '%s' is not a power of two",
+				       arg);
+		break;
 	case 'T':
 		rc = ctl_uint(x, "--timeout", arg, 0, UINT32_MAX, &v);
 		a->o.timeout_ms = (uint32_t)v;
@@ -66,6 +99,8 @@ static int alloc_args(struct ctl *x, int argc, char **argv, struct alloc_cmd *a)
 		{ "zero", no_argument, NULL, 'Z' },
 		{ "node", required_argument, NULL, 'N' },
 		{ "align", required_argument, NULL, 'A' },
+		{ "dma-mask", required_argument, NULL, 'M' },
+		{ "boundary", required_argument, NULL, 'B' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "tag", required_argument, NULL, 't' },
 		{ "timeout", required_argument, NULL, 'T' },

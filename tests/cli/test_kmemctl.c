@@ -103,6 +103,13 @@ static void test_kmemctl_usage_errors(void **state)
 		{ "kmemctl: alloc: --align: 'x' is not a size", "alloc", "1M",
 		  "--align", "x" },
 		{ "kmemctl: alloc: unexpected argument '2M'", "alloc", "1M", "2M", NULL },
+		{ "kmemctl: alloc: --dma-mask: '0xff00' is not of the form 2^n - 1",
+		  "alloc", "1M", "--dma-mask", "0xff00" },
+		{ "kmemctl: alloc: --dma-mask: 'x' is not a mask (like 0xffffffff) "
+		  "or a number of address bits (like 36)", "alloc", "1M",
+		  "--dma-mask", "x" },
+		{ "kmemctl: alloc: --boundary: '48K' is not a power of two", "alloc",
+		  "1M", "--boundary", "48K" },
 		{ "kmemctl: pools: unknown option '--bogus'", "pools", "--bogus", NULL },
 		{ "kmemctl: stats: unexpected argument 'extra'", "stats", "extra", NULL },
 		{ "kmemctl: free: unknown option '--json'", "free", "1", "--json", NULL },
@@ -507,6 +514,10 @@ static void test_kmemctl_alloc_failures(void **state)
 		  "--align", "3" },
 		{ "kmemctl: alloc: physical addresses are unknown in this pool",
 		  "1M", "--dma32", NULL },
+		{ "kmemctl: alloc: physical addresses are unknown in this pool",
+		  "1M", "--dma-mask", "36" },
+		{ "kmemctl: alloc: physical addresses are unknown in this pool",
+		  "16K", "--boundary", "64K" },
 	};
 	const struct cli_fixture *f = *state;
 	struct cli_result r;
