@@ -15,54 +15,116 @@
 
 #include "kmem/error.h"
 #include "debug.h"
+#include "journal.h"
 #include "kmemd.h"
 #include "log.h"
+#include "notify.h"
 #include "pools.h"
+
+/*
+ * Make pool p from its configuration.  A memfd pool whose memfd systemd
+ * kept (fs) adopts it, contents and all, so the journal can give its named
+ * buffers back; memory that does not fit the configuration any more is
+ * let go and a new pool made.  A memfd pool is then handed to systemd's
+ * store for the next start.
+ */
+static int create_one(struct kmemd_pool *p, struct notify_fdstore *fs)
+{
+	const struct pool_config *c = &p->cfg;
+	struct kmem_pool_params pp = {
+		.size = c->size, .page_size = c->page_size,
+		.path = c->path[0] ? c->path : NULL, .name = c->name,
+		.allow_nohuge = c->allow_nohuge,
+		.require_contiguous = c->require_contiguous,
+		.policy = c->policy, .kmalloc_flags = c->debug,
+		.adopt_fd = notify_fdstore_take(fs, c->name),
+	};
+	char msg[KMEM_MSG_MAX];
+	int rc;
+
+	if (pp.adopt_fd >= 0 && pp.path) {
+		log_warn("pool %s: a file pool (path=) has no use for the memfd "
+			 "systemd kept for it; it is let go", c->name);
+		notify_fdstore_remove(c->name);
+		notify_fdstore_close(pp.adopt_fd);
+		pp.adopt_fd = -1;
+	}
+	pp.adopt = pp.adopt_fd >= 0;
+	rc = kmem_pool_create(&pp, &p->pool, msg, sizeof(msg));
+	if (pp.adopt) {
+		/* The backing has its own duplicate; ours goes either way,
+		 * and before a new pool is made, so that refused memory is
+		 * not still pinned while the new one is reserved. */
+		notify_fdstore_close(pp.adopt_fd);
+		if (rc) {
+			log_warn("pool %s: the memory systemd kept for it is not "
+				 "used: %s; it is let go (FDSTOREREMOVE) and a "
+				 "new, empty pool is made", c->name, msg);
+			notify_fdstore_remove(c->name);
+			pp.adopt = false;
+			rc = kmem_pool_create(&pp, &p->pool, msg, sizeof(msg));
+		} else {
+			log_info("pool %s: adopted the memory systemd kept for it "
+				 "(%llu MiB, contents kept)", c->name,
+				 (unsigned long long)(c->size >> 20));
+		}
+	}
+	if (rc) {
+		log_err("pool %s: %s", c->name, msg);
+		return -1;
+	}
+	if (kmem_backing_kind(kmem_pool_backing(p->pool)) != KMEM_BACKING_HUGETLBFS)
+		notify_fdstore_put(fs, c->name,
+				   kmem_backing_fd(kmem_pool_backing(p->pool)));
+	return 0;
+}
+
+static void log_pool(const struct kmemd_pool *p)
+{
+	const struct pool_config *c = &p->cfg;
+	struct kmem_pool_stats st;
+
+	kmem_pool_stats(p->pool, &st);
+	if (st.backing.kind == KMEM_BACKING_NOHUGE)
+		log_warn("pool %s: NO HUGEPAGES - %llu MiB of 4 KiB pages: "
+			 "not physically contiguous beyond one page, no "
+			 "physical addresses; for development only",
+			 c->name, (unsigned long long)(c->size >> 20));
+	log_info("pool %s: %llu MiB, %s, %llu KiB pages, iova %s, %zu run(s), "
+		 "largest %llu MiB", c->name,
+		 (unsigned long long)(c->size >> 20),
+		 kmem_backing_kind_name(st.backing.kind),
+		 (unsigned long long)(st.backing.page_size >> 10),
+		 kmem_backing_iova_name(st.backing.iova), st.backing.nruns,
+		 (unsigned long long)(st.backing.largest_run >> 20));
+}
 
 int pools_create(struct kmemd *d)
 {
-	char msg[KMEM_MSG_MAX];
+	struct notify_fdstore fs;
+	int rc = 0;
 
-	for (size_t i = 0; i < d->cfg.npools; i++) {
-		const struct pool_config *c = &d->cfg.pools[i];
+	notify_fdstore_collect(&fs, d->cfg.state_dir[0] != 0);
+	for (size_t i = 0; i < d->cfg.npools && rc == 0; i++) {
 		struct kmemd_pool *p = &d->pools[i];
-		struct kmem_pool_params pp = {
-			.size = c->size, .page_size = c->page_size,
-			.path = c->path[0] ? c->path : NULL, .name = c->name,
-			.allow_nohuge = c->allow_nohuge,
-			.require_contiguous = c->require_contiguous,
-			.policy = c->policy, .kmalloc_flags = c->debug,
-		};
-		struct kmem_pool_stats st;
-		int rc;
 
 		memset(p, 0, sizeof(*p));
-		p->cfg = *c;
+		p->cfg = d->cfg.pools[i];
 		p->d = d;
 		p->index = (unsigned)i;
-		rc = kmem_pool_create(&pp, &p->pool, msg, sizeof(msg));
-		if (rc) {
-			log_err("pool %s: %s", c->name, msg);
-			return -1;
-		}
+		rc = create_one(p, &fs);
+		if (rc)
+			break;
 		d->npools++;
-		if (debug_pool_start(p))
-			return -1;
-		kmem_pool_stats(p->pool, &st);
-		if (st.backing.kind == KMEM_BACKING_NOHUGE)
-			log_warn("pool %s: NO HUGEPAGES - %llu MiB of 4 KiB pages: "
-				 "not physically contiguous beyond one page, no "
-				 "physical addresses; for development only",
-				 c->name, (unsigned long long)(c->size >> 20));
-		log_info("pool %s: %llu MiB, %s, %llu KiB pages, iova %s, %zu run(s), "
-			 "largest %llu MiB", c->name,
-			 (unsigned long long)(c->size >> 20),
-			 kmem_backing_kind_name(st.backing.kind),
-			 (unsigned long long)(st.backing.page_size >> 10),
-			 kmem_backing_iova_name(st.backing.iova), st.backing.nruns,
-			 (unsigned long long)(st.backing.largest_run >> 20));
+		rc = debug_pool_start(p);
+		if (rc == 0)
+			log_pool(p);
 	}
-	return 0;
+	/* Memory kept for pools that are gone (or with no journal to make
+	 * it worth keeping) is let go.  A daemon that fails to start only
+	 * closes its copies: systemd keeps the memory for the next try. */
+	notify_fdstore_release(&fs, rc == 0);
+	return rc ? -1 : 0;
 }
 
 void pools_destroy(struct kmemd *d)
@@ -162,6 +224,11 @@ bool pool_quota_allows(struct kmemd_pool *p, uid_t uid, uint64_t bytes)
 void pool_charge(struct kmemd_pool *p, uid_t uid, uint64_t bytes)
 {
 	struct uid_usage *u = usage_of(p, uid, true);
+
+	/* Every lease granted is charged here, after its id was issued and
+	 * before it is answered: the one place that sees every id in time
+	 * to keep the journal's id mark ahead of them. */
+	journal_ids(p->d);
 
 	/* Failing to grow the small usage table only loses accounting
 	 * detail for a new uid; the quota check then sees 0 used. */
