@@ -10,16 +10,28 @@
  *	ALLOC: u64 id, u32 uid, u64 requested, str pool, str name, str tag,
  *	       u32 nsegs, nsegs x (u64 offset, u64 length)     (str: u16 + bytes)
  *	FREE:  u64 id
+ *	IDS:   u64 mark: no lease id above mark has been issued
+ *
+ * Lease ids are never reused, across restarts too: a client holding an id
+ * from before a crash must not free someone else's buffer with it.  The
+ * journal cannot record every id (session leases are never journaled, and
+ * compaction drops freed named ones), so it records a high-water mark
+ * instead: ids are reserved ID_CHUNK at a time, the IDS record of a chunk
+ * is durable before any id in it is answered (journal_ids, called for
+ * every id issued, writes one record per chunk), and the next daemon
+ * starts above the largest mark or id it reads.  A restart skips what is
+ * left of the chunk: ids are unique and increasing, not dense.
  *
  * At start the log is read front to back.  The first record that is short
  * (a write torn by a crash), has a bad magic, length or checksum ends the
  * reading: it and whatever follows are dropped and never trusted, the
  * intact records before it are kept, and the daemon says which.  The live
  * set is then written to a new file, fsync'd and renamed over the old one
- * (compaction), and each live lease is claimed back in its pool at exactly
- * its old offsets (kmem_heap_claim), with its old id.  A lease whose pool
- * is gone, changed, or does not keep memory across restarts (an anonymous
- * memfd) is dropped with a warning: its contents did not survive either.
+ * (compaction), after a fresh IDS record, and each live lease is claimed
+ * back in its pool at exactly its old offsets (kmem_heap_claim), with its
+ * old id.  A lease whose pool is gone, changed, or did not keep its memory
+ * across the restart (a memfd that systemd's fd store did not hand back)
+ * is dropped with a warning: its contents did not survive either.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,7 +51,18 @@
 #define HDR 16
 #define REC_MAX (1u << 20)
 
-enum { REC_ALLOC = 1, REC_FREE = 2 };
+enum { REC_ALLOC = 1, REC_FREE = 2, REC_IDS = 3 };
+
+/* Ids reserved per IDS record: one write and fdatasync per this many
+ * leases at most, and at most this many ids skipped per restart. */
+#define ID_CHUNK 65536u
+
+/*
+ * The largest id the journal allows this daemon to issue (the last IDS
+ * record's mark).  A file-level variable as notify.c's watchdog is: one
+ * daemon, one journal; 0 while there is no journal.
+ */
+static uint64_t id_mark;
 
 /* ------------------------------------------------------------ encoding */
 
@@ -128,15 +151,16 @@ static void encode_alloc(struct wbuf *b, const struct lease *l)
 		seal(b, start, REC_ALLOC);
 }
 
-static void encode_free(struct wbuf *b, uint64_t id)
+/* A record whose payload is one u64: FREE (an id) and IDS (a mark). */
+static void encode_u64(struct wbuf *b, uint8_t type, uint64_t v)
 {
 	size_t start = b->len;
 	uint8_t zero[HDR] = { 0 };
 
 	put(b, zero, HDR);
-	put64(b, id);
+	put64(b, v);
 	if (!b->failed)
-		seal(b, start, REC_FREE);
+		seal(b, start, type);
 }
 
 /* ------------------------------------------------------------ decoding */
@@ -295,6 +319,12 @@ static long replay(const char *path, struct rec **live, uint64_t *max_id)
 
 			memcpy(&id, data + pos + HDR, 8);
 			drop_rec(live, id);
+		} else if (type == REC_IDS && len == 8) {
+			uint64_t mark;
+
+			memcpy(&mark, data + pos + HDR, 8);
+			if (mark > *max_id)
+				*max_id = mark;
 		} else {
 			log_err("journal %s: malformed record at byte %zu; it and "
 				"the bytes after it are ignored", path, pos);
@@ -354,16 +384,36 @@ void journal_free(struct kmemd *d, uint64_t id)
 
 	if (d->journal_fd < 0)
 		return;
-	encode_free(&b, id);
+	encode_u64(&b, REC_FREE, id);
 	append(d, &b);
+}
+
+void journal_ids(struct kmemd *d)
+{
+	struct wbuf b = { 0 };
+	uint64_t issued = d->leases.next_id - 1;
+
+	if (issued <= id_mark || d->journal_fd < 0)
+		return;
+	encode_u64(&b, REC_IDS, issued - 1 + ID_CHUNK);
+	if (append(d, &b))
+		log_err("journal: lease ids up to %llu may be issued again "
+			"after a crash", (unsigned long long)(issued - 1 + ID_CHUNK));
+	/* Moved on even when the write failed: one complaint per chunk,
+	 * not one per lease. */
+	id_mark = issued - 1 + ID_CHUNK;
 }
 
 /* ------------------------------------------------------------ restore */
 
-/* Does this pool keep its memory across a daemon restart? */
+/* Did this pool keep its memory across the restart: a hugetlbfs file, or
+ * a memfd systemd's fd store handed back (pools.c adopted it)? */
 static bool pool_survives(const struct kmemd_pool *p)
 {
-	return kmem_backing_kind(kmem_pool_backing(p->pool)) == KMEM_BACKING_HUGETLBFS;
+	const struct kmem_backing *b = kmem_pool_backing(p->pool);
+
+	return kmem_backing_kind(b) == KMEM_BACKING_HUGETLBFS ||
+	       kmem_backing_adopted(b);
 }
 
 static int restore_one(struct kmemd *d, const struct rec *x)
@@ -377,7 +427,8 @@ static int restore_one(struct kmemd *d, const struct rec *x)
 		log_warn("journal: named buffer '%s' (lease %llu) dropped: pool "
 			 "'%s' %s", x->name, (unsigned long long)x->id, x->pool,
 			 !p || strcmp(p->cfg.name, x->pool) ? "no longer exists" :
-			 "does not keep memory across restarts (use path=)");
+			 "did not keep its memory across the restart (use "
+			 "path=, or systemd's fd store: see kmemd(8))");
 		return -1;
 	}
 	for (i = 0; i < x->nsegs; i++) {
@@ -433,14 +484,16 @@ static int encode_persistent(struct lease *l, void *arg)
 	return 0;
 }
 
-/* Write the live set to a new file and rename it over the journal. */
-static int compact(struct kmemd *d, const char *path)
+/* Write the id mark and the live set to a new file and rename it over the
+ * journal. */
+static int compact(struct kmemd *d, const char *path, uint64_t mark)
 {
 	char tmp[sizeof(d->cfg.state_dir) + 32];
 	struct wbuf b = { 0 };
 	int fd, rc;
 
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	encode_u64(&b, REC_IDS, mark);
 	lease_foreach(&d->leases, encode_persistent, &b);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	rc = fd < 0 || b.failed || write_all(fd, b.p, b.len) || fsync(fd);
@@ -490,13 +543,14 @@ int journal_open(struct kmemd *d)
 			dropped++;
 	}
 	free_recs(live);
-	if (compact(d, path))
+	if (compact(d, path, d->leases.next_id - 1 + ID_CHUNK))
 		return -1;
 	d->journal_fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (d->journal_fd < 0) {
 		log_err("journal %s: %s", path, strerror(errno));
 		return -1;
 	}
+	id_mark = d->leases.next_id - 1 + ID_CHUNK;
 	if (restored || dropped)
 		log_info("journal %s: %zu named buffer(s) restored, %zu dropped",
 			 path, restored, dropped);
@@ -508,4 +562,5 @@ void journal_close(struct kmemd *d)
 	if (d->journal_fd >= 0)
 		close(d->journal_fd);
 	d->journal_fd = -1;
+	id_mark = 0;
 }

@@ -8,8 +8,9 @@
 
 /*
  * journal_open - read state_dir/journal, restore the persistent leases it
- * holds into the pools (which must exist), compact it, and open it for
- * appending.  No state_dir: no journal.  0, or -1 (logged).
+ * holds into the pools (which must exist), start lease ids above every id
+ * it ever recorded or reserved, compact it, and open it for appending.
+ * No state_dir: no journal.  0, or -1 (logged).
  */
 int journal_open(struct kmemd *d);
 void journal_close(struct kmemd *d);
@@ -19,5 +20,15 @@ int journal_alloc(struct kmemd *d, const struct lease *l);
 
 /* Record that a persistent lease was freed. */
 void journal_free(struct kmemd *d, uint64_t id);
+
+/*
+ * journal_ids - call after lease ids were issued (d->leases.next_id moved)
+ * and before any of them is answered: when the last one passes the
+ * journal's id mark, a new mark is written (fdatasync) so that no daemon
+ * after a crash issues those ids again.  A comparison otherwise; once per
+ * 65536 ids a write.  A failed write is logged (ids may then repeat after a
+ * crash) and not retried before the next chunk.
+ */
+void journal_ids(struct kmemd *d);
 
 #endif
