@@ -165,7 +165,43 @@ static bool socket_accepts(const char *path)
 	return ok;
 }
 
-static void exec_daemon(const struct integ_daemon *d, const char *const *args)
+#define PASS_MAX 16
+
+/*
+ * In the child: put the listening socket (lfd >= 0) and e's fds at 3, 4,
+ * ... and describe them as systemd does.  Every fd is first moved above
+ * the targets, so that none is overwritten before it is moved.
+ */
+static void pass_fds(const struct integ_daemon_env *e, int lfd)
+{
+	int tmp[PASS_MAX + 1];
+	char names[1024] = "", num[32];
+	size_t n = 0;
+
+	if (lfd >= 0) {
+		tmp[n++] = fcntl(lfd, F_DUPFD, 3 + PASS_MAX + 1);
+		snprintf(names, sizeof(names), "%s", e->listen_name);
+	}
+	for (size_t i = 0; i < e->nfds && n <= PASS_MAX; i++) {
+		tmp[n++] = fcntl(e->fds[i], F_DUPFD, 3 + PASS_MAX + 1);
+		snprintf(names + strlen(names), sizeof(names) - strlen(names),
+			 "%s%s", names[0] ? ":" : "", e->names[i]);
+	}
+	if (!n)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		dup2(tmp[i], 3 + (int)i);	/* the copy at 3 + i inherits */
+		close(tmp[i]);
+	}
+	snprintf(num, sizeof(num), "%zu", n);
+	setenv("LISTEN_FDS", num, 1);
+	setenv("LISTEN_FDNAMES", names, 1);
+	snprintf(num, sizeof(num), "%d", (int)getpid());
+	setenv("LISTEN_PID", num, 1);
+}
+
+static void exec_daemon(const struct integ_daemon *d, const char *const *args,
+			const struct integ_daemon_env *e, int lfd)
 {
 	const char *argv[64];
 	size_t n = 0;
@@ -173,6 +209,11 @@ static void exec_daemon(const struct integ_daemon *d, const char *const *args)
 
 	/* The daemon must not outlive a test process that crashed. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (e) {
+		pass_fds(e, lfd);
+		for (size_t i = 0; e->env && e->env[i]; i++)
+			putenv((char *)e->env[i]);
+	}
 	fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd >= 0) {
 		dup2(fd, 1);
@@ -200,9 +241,34 @@ static void exec_daemon(const struct integ_daemon *d, const char *const *args)
 	_exit(127);
 }
 
+/* Bind and listen on path as systemd's socket unit would; -1 on failure. */
+static int listen_for(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 64)) {
+		printf("listen %s: %s\n", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	chmod(path, 0666);
+	return fd;
+}
+
 int integ_daemon_start(struct integ_daemon *d, const char *const *args)
 {
+	return integ_daemon_start_ex(d, args, NULL);
+}
+
+int integ_daemon_start_ex(struct integ_daemon *d, const char *const *args,
+			  const struct integ_daemon_env *e)
+{
 	uint64_t end;
+	int lfd = -1;
 
 	exit_hooks();
 	memset(d, 0, sizeof(*d));
@@ -217,17 +283,25 @@ int integ_daemon_start(struct integ_daemon *d, const char *const *args)
 	snprintf(d->log, sizeof(d->log), "%s/kmemd.log", d->dir);
 	if (integ_kmemd_has_flag("--stats-socket"))
 		snprintf(d->stats, sizeof(d->stats), "%s/stats.sock", d->dir);
+	if (e && e->listen_name && (lfd = listen_for(d->sock)) < 0) {
+		integ_daemon_cleanup(d);
+		return -1;
+	}
 	fflush(NULL);
 	d->pid = fork();
 	if (d->pid < 0) {
 		printf("fork: %s\n", strerror(errno));
 		d->pid = 0;
+		if (lfd >= 0)
+			close(lfd);
 		return -1;
 	}
 	if (d->pid == 0) {
 		hp_reserved = 0;	/* the parent's to give back */
-		exec_daemon(d, args);
+		exec_daemon(d, args, e, lfd);
 	}
+	if (lfd >= 0)
+		close(lfd);	/* the daemon has it now */
 	live_daemon = d;
 	/* Generous: under ASan the daemon starts slower. */
 	end = integ_now_ms() + 10000;

@@ -49,6 +49,29 @@ bool integ_kmemd_has_flag(const char *flag);
 int integ_daemon_start(struct integ_daemon *d, const char *const *args);
 
 /*
+ * What systemd would give the daemon, for integ_daemon_start_ex: extra
+ * environment ("NAME=value" strings, NULL-terminated, e.g. NOTIFY_SOCKET)
+ * and file descriptors passed as systemd passes them (fd 3 onwards, with
+ * LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID set in the child between fork
+ * and exec).  With listen_name, the harness binds and listens on the
+ * daemon's socket itself, as kmemd.socket would, and passes it first under
+ * that name; fds[0..nfds) follow under names[].  A socket-activated start
+ * returns once the socket accepts, which it does at once (systemd's
+ * backlog): wait for READY=1 to know the daemon is serving.
+ */
+struct integ_daemon_env {
+	const char *const *env;
+	const char *listen_name;
+	const int *fds;
+	const char *const *names;
+	size_t nfds;
+};
+
+/* integ_daemon_start with e (NULL: as integ_daemon_start). */
+int integ_daemon_start_ex(struct integ_daemon *d, const char *const *args,
+			  const struct integ_daemon_env *e);
+
+/*
  * integ_daemon_stop - SIGTERM, then wait (at most 10 s) for the exit.
  * Returns the wait status, or -1 if it did not exit (it is then killed).
  * The directory stays for the caller to inspect; integ_daemon_cleanup

@@ -9,16 +9,20 @@
  * before, and never hand out memory that a restored buffer holds.  With a
  * damaged journal it keeps the intact records before the damage, drops the
  * rest and says so: never a wrong allocation map.  A pool that does not
- * keep its memory (a memfd) drops its named buffers with a warning.
+ * keep its memory (a memfd, here without systemd's fd store: see
+ * test_daemon_fdstore.c) drops its named buffers with a warning.  Lease
+ * ids are never issued twice, however many restarts and crashes.
  *
  * The hugetlbfs tests need root (mount) and 2 MiB hugepages; they skip
  * with the reason otherwise.  The mount is made in a private mount
  * namespace, so it vanishes with this process however it ends (the daemon
  * lives in the same namespace); teardown unmounts it as well.
  *
- * The journal's layout (daemon/journal.c) is read here only to find the
+ * The journal's layout (daemon/journal.c) is read here to find the
  * records' boundaries: u32 magic "KMJ1", u32 payload length, u32 crc32c,
- * u8 type, 3 zero bytes, then the payload.
+ * u8 type, 3 zero bytes, then the payload; and the id marks (type 3, a u64
+ * payload), reserved 65536 ids at a time.  A compacted journal starts
+ * with an id mark, then holds one ALLOC record per named buffer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +45,9 @@
 #define REC_HDR 16
 #define MAX_RECS 16
 #define MAX_FILL 1200
+#define REC_IDS 3
+#define IDS_BYTES (REC_HDR + 8)	/* an id mark record */
+#define ID_CHUNK 65536ull
 
 static struct {
 	char why[200];		/* why the hugetlbfs tests skip, "" if they run */
@@ -623,7 +630,8 @@ static void write_journal(const uint8_t *data, size_t len)
 	close(fd);
 }
 
-/* Five named buffers, one ALLOC record each, then the crash. */
+/* The id mark, then five named buffers, one ALLOC record each (record
+ * i + 1 for buffer i), then the crash. */
 static void five_then_crash(struct nb *nb, struct journal_map *m)
 {
 	struct kmem_client *c;
@@ -637,13 +645,16 @@ static void five_then_crash(struct nb *nb, struct journal_map *m)
 	crash();
 	put_client(c);
 	read_journal(m);
-	assert_int_equal(m->n, NDJ);
+	assert_int_equal(m->n, NDJ + 1);
+	assert_int_equal(m->data[12], REC_IDS);
+	assert_int_equal(m->off[1], IDS_BYTES);
 }
 
 /*
  * Restart on the damaged journal: the first nkept buffers come back whole,
  * the others are gone and their memory free, the log says needle, and the
- * journal was compacted to exactly the records kept.
+ * journal was compacted to exactly the records kept (after a new id mark
+ * of the same size as the old).
  */
 static void expect_recovery(const struct nb *nb, size_t nkept,
 			    const struct journal_map *m, const char *needle)
@@ -659,7 +670,7 @@ static void expect_recovery(const struct nb *nb, size_t nkept,
 	if (nkept)
 		assert_true(integ_daemon_log_has(&F.d, line));
 	assert_only(nb, nkept);
-	assert_int_equal(file_size(F.journal), (off_t)m->off[nkept]);
+	assert_int_equal(file_size(F.journal), (off_t)m->off[nkept + 1]);
 	expect_named(nb, nkept, gone, NDJ - nkept);
 	assert_only(nb, nkept);
 }
@@ -674,11 +685,11 @@ static void test_daemon_restart_torn_last_record_is_dropped(void **state)
 	need_hugetlbfs();
 	five_then_crash(nb, &m);
 	/* A crash in the middle of the last append: 3 bytes never made it. */
-	write_journal(m.data, m.off[NDJ] - 3);
+	write_journal(m.data, m.off[NDJ + 1] - 3);
 	snprintf(needle, sizeof(needle), "torn record at byte %zu (%zu of %zu "
-		 "payload bytes); dropped", m.off[NDJ - 1],
-		 m.off[NDJ] - m.off[NDJ - 1] - REC_HDR - 3,
-		 m.off[NDJ] - m.off[NDJ - 1] - REC_HDR);
+		 "payload bytes); dropped", m.off[NDJ],
+		 m.off[NDJ + 1] - m.off[NDJ] - REC_HDR - 3,
+		 m.off[NDJ + 1] - m.off[NDJ] - REC_HDR);
 	expect_recovery(nb, NDJ - 1, &m, needle);
 	free(m.data);
 }
@@ -693,9 +704,9 @@ static void test_daemon_restart_torn_header_is_dropped(void **state)
 	need_hugetlbfs();
 	five_then_crash(nb, &m);
 	/* Only 5 bytes of the last record's header were written. */
-	write_journal(m.data, m.off[NDJ - 1] + 5);
+	write_journal(m.data, m.off[NDJ] + 5);
 	snprintf(needle, sizeof(needle), "torn record at byte %zu (5 of 16 "
-		 "header bytes); dropped", m.off[NDJ - 1]);
+		 "header bytes); dropped", m.off[NDJ]);
 	expect_recovery(nb, NDJ - 1, &m, needle);
 	free(m.data);
 }
@@ -710,12 +721,12 @@ static void test_daemon_restart_flipped_payload_byte_drops_the_rest(void **state
 	(void)state;
 	need_hugetlbfs();
 	five_then_crash(nb, &m);
-	/* A byte in the middle of the middle record's payload. */
-	m.data[(m.off[mid] + REC_HDR + m.off[mid + 1]) / 2] ^= 0x10;
-	write_journal(m.data, m.off[NDJ]);
+	/* A byte in the middle of the middle buffer's record's payload. */
+	m.data[(m.off[mid + 1] + REC_HDR + m.off[mid + 2]) / 2] ^= 0x10;
+	write_journal(m.data, m.off[NDJ + 1]);
 	snprintf(needle, sizeof(needle), "checksum mismatch at byte %zu; it and "
-		 "the %zu bytes after it are ignored", m.off[mid],
-		 m.off[NDJ] - m.off[mid]);
+		 "the %zu bytes after it are ignored", m.off[mid + 1],
+		 m.off[NDJ + 1] - m.off[mid + 1]);
 	expect_recovery(nb, mid, &m, needle);
 	free(m.data);
 }
@@ -730,11 +741,11 @@ static void test_daemon_restart_flipped_magic_drops_the_rest(void **state)
 	(void)state;
 	need_hugetlbfs();
 	five_then_crash(nb, &m);
-	m.data[m.off[mid]] ^= 0x01;
-	write_journal(m.data, m.off[NDJ]);
+	m.data[m.off[mid + 1]] ^= 0x01;
+	write_journal(m.data, m.off[NDJ + 1]);
 	snprintf(needle, sizeof(needle), "corrupt record at byte %zu; it and the "
-		 "%zu bytes after it are ignored", m.off[mid],
-		 m.off[NDJ] - m.off[mid]);
+		 "%zu bytes after it are ignored", m.off[mid + 1],
+		 m.off[NDJ + 1] - m.off[mid + 1]);
 	expect_recovery(nb, mid, &m, needle);
 	free(m.data);
 }
@@ -750,11 +761,11 @@ static void test_daemon_restart_flipped_length_drops_the_rest(void **state)
 	need_hugetlbfs();
 	five_then_crash(nb, &m);
 	/* The length's top byte: 16 MiB more than a record may hold. */
-	m.data[m.off[mid] + 7] ^= 0x01;
-	write_journal(m.data, m.off[NDJ]);
+	m.data[m.off[mid + 1] + 7] ^= 0x01;
+	write_journal(m.data, m.off[NDJ + 1]);
 	snprintf(needle, sizeof(needle), "corrupt record at byte %zu; it and the "
-		 "%zu bytes after it are ignored", m.off[mid],
-		 m.off[NDJ] - m.off[mid]);
+		 "%zu bytes after it are ignored", m.off[mid + 1],
+		 m.off[NDJ + 1] - m.off[mid + 1]);
 	expect_recovery(nb, mid, &m, needle);
 	free(m.data);
 }
@@ -768,11 +779,12 @@ static void test_daemon_restart_flipped_first_record_drops_all(void **state)
 	(void)state;
 	need_hugetlbfs();
 	five_then_crash(nb, &m);
-	/* The id of the first record: a checksum mismatch at byte 0. */
+	/* The payload of the first record (the id mark): a checksum
+	 * mismatch at byte 0. */
 	m.data[REC_HDR] ^= 0x80;
-	write_journal(m.data, m.off[NDJ]);
+	write_journal(m.data, m.off[NDJ + 1]);
 	snprintf(needle, sizeof(needle), "checksum mismatch at byte 0; it and "
-		 "the %zu bytes after it are ignored", m.off[NDJ]);
+		 "the %zu bytes after it are ignored", m.off[NDJ + 1]);
 	expect_recovery(nb, 0, &m, needle);
 	free(m.data);
 }
@@ -795,13 +807,14 @@ static void test_daemon_restart_garbage_journal_starts_empty(void **state)
 	junk[0] = 'X';		/* never the magic */
 	write_journal(junk, sizeof(junk));
 	/* journal.c: the whole file is one corrupt record; the daemon starts
-	 * with no named buffer, says so, and compacts the journal to empty. */
+	 * with no named buffer, says so, and compacts the journal to just a
+	 * new id mark. */
 	snprintf(needle, sizeof(needle), "corrupt record at byte 0; it and the "
 		 "%zu bytes after it are ignored", sizeof(junk));
 	start_daemon(F.spec);
 	assert_true(integ_daemon_log_has(&F.d, needle));
 	assert_only(NULL, 0);
-	assert_int_equal(file_size(F.journal), 0);
+	assert_int_equal(file_size(F.journal), IDS_BYTES);
 	expect_named(NULL, 0, (const char *const[]){ "dj-a", "dj-b", "dj-c",
 						     "dj-d", "dj-e" }, NDJ);
 	assert_only(NULL, 0);
@@ -873,9 +886,9 @@ static void test_daemon_restart_memfd_pool_drops_named_buffers(void **state)
 	start_daemon(F.memfd_spec);
 	for (int i = 0; i < 2; i++) {
 		snprintf(needle, sizeof(needle), "journal: named buffer '%s' (lease "
-			 "%llu) dropped: pool 'm' does not keep memory across "
-			 "restarts (use path=)", names[i],
-			 (unsigned long long)b[i].id);
+			 "%llu) dropped: pool 'm' did not keep its memory across "
+			 "the restart (use path=, or systemd's fd store: see "
+			 "kmemd(8))", names[i], (unsigned long long)b[i].id);
 		assert_true(integ_daemon_log_has(&F.d, needle));
 	}
 	assert_true(integ_daemon_log_has(&F.d, "0 named buffer(s) restored, 2 dropped"));
@@ -884,10 +897,141 @@ static void test_daemon_restart_memfd_pool_drops_named_buffers(void **state)
 	assert_int_equal(a.leases, 0);
 	assert_int_equal(a.bytes_leased, 0);
 	assert_int_equal(a.bytes_free, stat_u64("pools/0/bytes_total"));
-	assert_int_equal(file_size(F.journal), 0);
+	assert_int_equal(file_size(F.journal), IDS_BYTES);
 	c = connect_as("integ-heir");
 	for (int i = 0; i < 2; i++)
 		assert_gone(c, names[i]);
+	put_client(c);
+}
+
+/* ------------------------------------------------------------ ids */
+
+/* The last id mark in the journal, and how many marks it holds. */
+static uint64_t journal_mark(size_t *nmarks)
+{
+	struct journal_map m;
+	uint64_t mark = 0;
+
+	read_journal(&m);
+	*nmarks = 0;
+	for (size_t i = 0; i < m.n; i++) {
+		if (m.data[m.off[i] + 12] != REC_IDS)
+			continue;
+		assert_int_equal(m.off[i + 1] - m.off[i], IDS_BYTES);
+		memcpy(&mark, m.data + m.off[i] + REC_HDR, 8);
+		(*nmarks)++;
+	}
+	free(m.data);
+	return mark;
+}
+
+/* A connection without magazines: every allocation is a request of its
+ * own, so the ids it gets are the ids the daemon issues next. */
+static struct kmem_client *connect_plain(const char *name)
+{
+	struct kmem_connect_opts o = KMEM_CONNECT_OPTS_INIT;
+	struct kmem_client *c = NULL;
+	char msg[KMEM_MSG_MAX];
+
+	o.flags = KMEM_CONNECT_NO_MAGAZINES;
+	if (kmem_client_connect_opts(F.d.sock, name, &o, &c, msg, sizeof(msg)))
+		fail_msg("connect %s: %s", name, msg);
+	for (size_t i = 0; i < sizeof(F.clients) / sizeof(F.clients[0]); i++)
+		if (!F.clients[i]) {
+			F.clients[i] = c;
+			return c;
+		}
+	fail_msg("too many connections");
+	return NULL;
+}
+
+/* One 64 KiB session lease: its id, the next the daemon issues. */
+static uint64_t next_id(struct kmem_client *c)
+{
+	struct kmem_buf b;
+	uint64_t id;
+
+	assert_int_equal(kmem_client_alloc(c, 64 * KIB, NULL, &b), 0);
+	id = b.id;
+	assert_int_equal(kmem_client_free(c, &b), 0);
+	return id;
+}
+
+/*
+ * Ids go on above every id ever issued: session leases (never journaled),
+ * named buffers freed and compacted away, ids past a reserved chunk.  Each
+ * start reserves the next 65536 ids with one mark; the first id past it
+ * writes the next mark before it is answered; a restart, crash or not,
+ * starts above the last mark.
+ */
+static void test_daemon_restart_ids_never_reused(void **state)
+{
+	static struct kmem_buf batch[8192];
+	static uint64_t ids[8192];
+	struct kmem_alloc_opts o = KMEM_ALLOC_OPTS_INIT;
+	struct kmem_client *c;
+	struct kmem_buf named;
+	uint64_t issued = 0;
+	size_t nmarks;
+
+	(void)state;
+	if (!F.memfd_ok) {
+		printf("skipped: no pool fits RLIMIT_MEMLOCK\n");
+		skip();
+	}
+	start_daemon(F.memfd_spec);
+	assert_int_equal(journal_mark(&nmarks), ID_CHUNK);
+	assert_int_equal(nmarks, 1);
+	c = connect_plain("integ-ids");
+	assert_int_equal(next_id(c), 1);
+	/* A named buffer, freed: compaction will forget its record. */
+	o.persist = true;
+	o.name = "id-a";
+	assert_int_equal(kmem_client_alloc(c, 64 * KIB, &o, &named), 0);
+	assert_int_equal(named.id, 2);
+	assert_int_equal(kmem_client_free(c, &named), 0);
+	/* Past the first chunk in batches: the first id beyond the mark
+	 * (65537) reserved the next chunk, and only it did. */
+	while (issued <= ID_CHUNK + 100) {
+		assert_int_equal(kmem_client_alloc_batch(c, NULL, 64, 0, 8192,
+							 batch), 0);
+		for (size_t i = 0; i < 8192; i++) {
+			assert_int_equal(batch[i].id, issued ? issued + 1 + i : 3 + i);
+			ids[i] = batch[i].id;
+		}
+		issued = ids[8191];
+		assert_int_equal(kmem_client_free_batch(c, ids, 8192), 0);
+	}
+	assert_int_equal(journal_mark(&nmarks), 2 * ID_CHUNK);
+	assert_int_equal(nmarks, 2);
+
+	/* Crash: the next daemon starts above the last mark. */
+	crash();
+	put_client(c);
+	start_daemon(F.memfd_spec);
+	assert_int_equal(journal_mark(&nmarks), 3 * ID_CHUNK);
+	assert_int_equal(nmarks, 1);
+	c = connect_plain("integ-ids");
+	assert_int_equal(next_id(c), 2 * ID_CHUNK + 1);
+	assert_true(2 * ID_CHUNK + 1 > issued);
+
+	/* Again, after a crash with nothing but the compacted journal. */
+	crash();
+	put_client(c);
+	start_daemon(F.memfd_spec);
+	assert_int_equal(journal_mark(&nmarks), 4 * ID_CHUNK);
+	c = connect_plain("integ-ids");
+	assert_int_equal(next_id(c), 3 * ID_CHUNK + 1);
+
+	/* And after a clean stop. */
+	put_client(c);
+	kmem_client_disconnect(F.obs);
+	F.obs = NULL;
+	assert_int_equal(integ_daemon_stop(&F.d), 0);
+	integ_daemon_cleanup(&F.d);
+	start_daemon(F.memfd_spec);
+	c = connect_plain("integ-ids");
+	assert_int_equal(next_id(c), 4 * ID_CHUNK + 1);
 	put_client(c);
 }
 
@@ -904,6 +1048,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_daemon_restart_garbage_journal_starts_empty, fresh, done),
 		cmocka_unit_test_setup_teardown(test_daemon_restart_buffer_freed_while_attached_stays_freed, fresh, done),
 		cmocka_unit_test_setup_teardown(test_daemon_restart_memfd_pool_drops_named_buffers, fresh, done),
+		cmocka_unit_test_setup_teardown(test_daemon_restart_ids_never_reused, fresh, done),
 	};
 
 	/* INTEG_FILTER=pattern runs only the tests it names (cmocka glob). */
