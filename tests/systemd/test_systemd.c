@@ -69,6 +69,11 @@ static void test_systemd_units_verify(void **state)
 	snprintf(cmd, sizeof(cmd), "cd %s && systemd-analyze verify --man=no "
 		 "./kmemd.service ./kmemd.socket", dir);
 	assert_int_equal(system(cmd), 0);
+	/* The fd store holds one memfd per pool (kmemd.8, SYSTEMD): room
+	 * for the 16 pools the daemon may have, from the main process. */
+	snprintf(cmd, sizeof(cmd), "grep -qx 'FileDescriptorStoreMax=16' %s && "
+		 "grep -qx 'NotifyAccess=main' %s", svc, svc);
+	assert_int_equal(system(cmd), 0);
 }
 
 /* man -l renders every page without a warning from groff. */
