@@ -45,12 +45,14 @@ static void lease_who(char *buf, size_t len, uint64_t id, uint64_t session,
 			 (unsigned long long)id, tag);
 }
 
+/* A live lease, or one being reclaimed (its session is gone, its holder
+ * remembers who it was). */
 static void live_who(char *buf, size_t len, const struct lease *l)
 {
-	const struct session *s = l->owner;
+	const struct lease_holder *h = l->holder;
 
-	lease_who(buf, len, l->id, s ? s->id : 0, s ? s->pid : 0,
-		  s ? s->comm : "", l->tag);
+	lease_who(buf, len, l->id, h ? h->session : 0, h ? h->pid : 0,
+		  h ? h->comm : "", l->tag);
 }
 
 /* The newest remembered lease of pool p that covered obj. */
@@ -198,7 +200,7 @@ unsigned debug_cache_flags(const struct kmemd_pool *p)
 
 void debug_note_free(struct kmemd *d, const struct lease *l)
 {
-	const struct session *s = l->owner;
+	const struct lease_holder *h = l->holder;
 	struct freed_lease *f;
 
 	if (!(l->pool->debug & KMEM_CACHE_POISON) || l->kind == LEASE_BUF ||
@@ -207,9 +209,9 @@ void debug_note_free(struct kmemd *d, const struct lease *l)
 	f = &d->freed[d->freed_next];
 	d->freed_next = (d->freed_next + 1) % FREED_RING;
 	f->id = l->id;
-	f->session = s ? s->id : 0;
-	f->pid = s ? s->pid : 0;
-	snprintf(f->comm, sizeof(f->comm), "%s", s ? s->comm : "");
+	f->session = h ? h->session : 0;
+	f->pid = h ? h->pid : 0;
+	snprintf(f->comm, sizeof(f->comm), "%s", h ? h->comm : "");
 	snprintf(f->tag, sizeof(f->tag), "%s", l->tag);
 	f->off = l->buf.off;
 	f->len = l->buf.len;

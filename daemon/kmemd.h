@@ -59,6 +59,8 @@ struct kmemd_counters {
 	uint64_t latency_sum_ns;
 	uint64_t sessions_total;
 	uint64_t leases_reclaimed;	/* freed because their session ended */
+	uint64_t sessions_reclaimed;	/* ended with too many leases to free
+					   at once: reclaimed in slices */
 };
 
 /*
@@ -114,6 +116,17 @@ struct kmemd {
 	size_t freed_next;
 	const struct lease *releasing;
 	struct verify_run *verify;
+	/* Leases without a session (named, or freed while attached), on
+	 * their lnext/lprev links: what the stats list and the journal
+	 * keep, without a walk over every lease. */
+	struct lease *persistent;
+	/* The reclaim of ended sessions' leases, a slice per loop turn
+	 * (leases.c); the queue itself is in the lease table. */
+	struct {
+		uv_idle_t idle;		/* initialised only while running */
+		int state;		/* REAPER_OFF, _ON, _CLOSING */
+		uint64_t slices;	/* slices run in the daemon's life */
+	} reaper;
 	uint8_t readbuf[65536];		/* every session reads into this */
 };
 
@@ -155,6 +168,7 @@ struct session {
 	size_t inflight;		/* bytes in uv_write()s not yet done */
 	struct lease *ledger;		/* leases this session owns */
 	uint64_t nleases, bytes;
+	struct lease_holder *holder;	/* from its first lease on */
 	struct attach *attached;	/* persistent leases it looked up */
 	/* Daemon pool index -> the index in this client's Hello reply
 	 * (0xff: not visible to it). */

@@ -1,126 +1,463 @@
 /*
- * lease.c - the lease table: ids and names hashed, O(1) whatever the count.
+ * lease.c - the lease table: records, ids and names, O(1) whatever the
+ * number of live leases.
+ *
+ * Records.  Lease records (and the out-of-line name and tag of the few
+ * leases that have them) are carved from CHUNK-byte chunks aligned to
+ * their size, so the chunk of a record is its address rounded down.  Each
+ * chunk has a free list and a bump index for records never used; chunks
+ * with room are on a partial list, the others on a full list.  A chunk
+ * whose last record is freed is freed, except one kept as a spare so that
+ * a count that swings around a chunk boundary does not map and unmap at
+ * every swing.  Allocation and free are O(1); memory is bounded by the
+ * live records plus one partly used chunk per swing (the usual slab
+ * bound: Bonwick 1994).
+ *
+ * Ids.  An open-addressing index of (id, record) slots with linear
+ * probing and multiplicative (Fibonacci) hashing on the top bits, so a
+ * probe reads 16-byte slots, four to a cache line, without touching a
+ * record.  Deletion shifts the following entries back (no tombstones).
+ * Load stays between 1/8 and 3/4.  Resizing is incremental: a new index
+ * becomes current, and every insert and remove moves MOVE_STEP of the
+ * previous one's slots across; lookups try the current index and then the
+ * previous.  The previous one takes no inserts and marks moved or removed
+ * entries with tombstones, so its probe runs stay whole.  Because the home
+ * slot is the hash's top bits, slot i of the old index lands near slot 2i
+ * (growing) or i/2 (shrinking) of the new: the move is a sequential merge,
+ * not a scatter.  No request ever pays for a whole rehash.  (Knuth, TAOCP
+ * vol. 3, 6.4, algorithm R for the deletion; Redis's dict for the
+ * incremental rehash.)
+ *
+ * Names.  A chained hash through the text blocks, grown at load 1; only
+ * persistent leases have names, and there are few.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lease.h"
 
-#define MIN_BUCKETS 256
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
-static size_t id_slot(const struct lease_table *t, uint64_t id)
+#define CHUNK ((size_t)64 << 10)
+#define CHUNK_HDR 64		/* records start a cache line in */
+#define MIN_SLOTS 256
+#define MIN_NAMES 64
+#define MOVE_STEP 32		/* old slots moved per insert or remove */
+#define GOLDEN 0x9E3779B97F4A7C15ull
+
+/* The out-of-line name and tag; name first, so l->name finds the block. */
+struct lease_text {
+	char name[LEASE_NAME_MAX];
+	char tag[LEASE_TAG_MAX];
+	struct lease *nnext;		/* name hash chain */
+};
+
+struct lease_chunk {
+	struct lease_chunk *next, *prev;
+	void *free;			/* free records, linked by their first word */
+	unsigned used;			/* records handed out */
+	unsigned fresh;			/* records from here on never used */
+};
+
+_Static_assert(sizeof(struct lease_chunk) <= CHUNK_HDR, "chunk header");
+_Static_assert(sizeof(struct lease) == 192, "a lease is three cache lines");
+
+static const char empty[1] = "";
+
+/* ------------------------------------------------------------ records */
+
+static void recs_init(struct lease_recs *r, size_t size)
 {
-	/* Fibonacci hashing: ids are sequential, so spread them. */
-	return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 32) & (t->nbuckets - 1);
+	memset(r, 0, sizeof(*r));
+	r->size = size;
+	r->per_chunk = (unsigned)((CHUNK - CHUNK_HDR) / size);
 }
 
-static size_t name_slot(const struct lease_table *t, const char *name)
+static struct lease_chunk *chunk_of(const void *p)
+{
+	return (struct lease_chunk *)((uintptr_t)p & ~(uintptr_t)(CHUNK - 1));
+}
+
+static void list_push(struct lease_chunk **head, struct lease_chunk *c)
+{
+	c->prev = NULL;
+	c->next = *head;
+	if (*head)
+		(*head)->prev = c;
+	*head = c;
+}
+
+static void list_del(struct lease_chunk **head, struct lease_chunk *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		*head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+}
+
+static struct lease_chunk *chunk_new(struct lease_recs *r)
+{
+	struct lease_chunk *c = r->spare;
+	void *p;
+
+	if (c) {
+		r->spare = NULL;
+		return c;
+	}
+	if (posix_memalign(&p, CHUNK, CHUNK))
+		return NULL;
+	c = p;
+	memset(c, 0, sizeof(*c));
+	POISON((char *)c + CHUNK_HDR, CHUNK - CHUNK_HDR);
+	r->chunks++;
+	return c;
+}
+
+static void chunk_free(struct lease_recs *r, struct lease_chunk *c)
+{
+	UNPOISON(c, CHUNK);
+	free(c);
+	r->chunks--;
+}
+
+/* A zeroed record, or NULL on ENOMEM. */
+static void *recs_alloc(struct lease_recs *r)
+{
+	struct lease_chunk *c = r->partial;
+	void *p;
+
+	if (!c) {
+		c = chunk_new(r);
+		if (!c)
+			return NULL;
+		list_push(&r->partial, c);
+	}
+	if (c->free) {
+		p = c->free;
+		UNPOISON(p, sizeof(void *));
+		c->free = *(void **)p;
+	} else {
+		p = (char *)c + CHUNK_HDR + (size_t)c->fresh++ * r->size;
+	}
+	if (++c->used == r->per_chunk) {
+		list_del(&r->partial, c);
+		list_push(&r->full, c);
+	}
+	r->used++;
+	UNPOISON(p, r->size);
+	memset(p, 0, r->size);
+	return p;
+}
+
+static void recs_free(struct lease_recs *r, void *p)
+{
+	struct lease_chunk *c = chunk_of(p);
+
+	if (c->used-- == r->per_chunk) {
+		list_del(&r->full, c);
+		list_push(&r->partial, c);
+	}
+	r->used--;
+	if (c->used == 0) {
+		list_del(&r->partial, c);
+		if (r->spare) {
+			chunk_free(r, c);
+			return;
+		}
+		/* The spare starts over from its bump index. */
+		c->free = NULL;
+		c->fresh = 0;
+		POISON((char *)c + CHUNK_HDR, CHUNK - CHUNK_HDR);
+		r->spare = c;
+		return;
+	}
+	*(void **)p = c->free;
+	c->free = p;
+	POISON(p, r->size);
+}
+
+static void recs_fini(struct lease_recs *r)
+{
+	struct lease_chunk *lists[2] = { r->partial, r->full };
+
+	for (int i = 0; i < 2; i++)
+		for (struct lease_chunk *c = lists[i], *next; c; c = next) {
+			next = c->next;
+			chunk_free(r, c);
+		}
+	if (r->spare)
+		chunk_free(r, r->spare);
+	r->partial = r->full = r->spare = NULL;
+}
+
+/* ------------------------------------------------------------ id index */
+
+static size_t home(const struct lease_index *x, uint64_t id)
+{
+	return (size_t)((id * GOLDEN) >> x->shift);
+}
+
+static int index_init(struct lease_index *x, size_t size)
+{
+	unsigned bits = 0;
+
+	while (((size_t)1 << bits) < size)
+		bits++;
+	x->slot = calloc(size, sizeof(*x->slot));
+	if (!x->slot)
+		return -1;
+	x->size = size;
+	x->shift = 64 - bits;
+	x->used = 0;
+	return 0;
+}
+
+/* The slot holding id (live or tombstone), or NULL. */
+static struct lease_slot *index_slot(const struct lease_index *x, uint64_t id)
+{
+	size_t mask = x->size - 1;
+
+	if (!x->size)
+		return NULL;
+	for (size_t i = home(x, id);; i = (i + 1) & mask) {
+		struct lease_slot *s = &x->slot[i];
+
+		if (s->id == id)
+			return s;
+		if (!s->id)
+			return NULL;
+	}
+}
+
+/* Into the current index, which always has an empty slot. */
+static void index_put(struct lease_index *x, uint64_t id, struct lease *l)
+{
+	size_t mask = x->size - 1, i = home(x, id);
+
+	while (x->slot[i].id)
+		i = (i + 1) & mask;
+	x->slot[i].id = id;
+	x->slot[i].l = l;
+	x->used++;
+}
+
+/* Empty slot i of the current index and shift back the entries after it
+ * that may move (Knuth's algorithm R). */
+static void index_delete(struct lease_index *x, size_t i)
+{
+	size_t mask = x->size - 1, j = i;
+
+	for (;;) {
+		size_t k;
+
+		j = (j + 1) & mask;
+		if (!x->slot[j].id)
+			break;
+		k = home(x, x->slot[j].id);
+		/* The entry at j may fill i unless its home lies cyclically
+		 * in (i, j]. */
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		x->slot[i] = x->slot[j];
+		i = j;
+	}
+	x->slot[i].id = 0;
+	x->slot[i].l = NULL;
+	x->used--;
+}
+
+/* Move up to n of the old index's slots into the current one. */
+static void move_some(struct lease_table *t, size_t n)
+{
+	struct lease_index *o = &t->old;
+
+	while (o->size && n--) {
+		struct lease_slot *s = &o->slot[t->moved++];
+
+		if (s->id && s->l) {
+			index_put(&t->cur, s->id, s->l);
+			s->l = NULL;
+			o->used--;
+		}
+		if (t->moved == o->size || !o->used) {
+			free(o->slot);
+			memset(o, 0, sizeof(*o));
+			t->moved = 0;
+		}
+	}
+}
+
+/* Start moving everything into a new index of size slots (the previous
+ * move finished first).  -1 on ENOMEM: the current index stays. */
+static int resize(struct lease_table *t, size_t size)
+{
+	struct lease_index x;
+
+	move_some(t, SIZE_MAX);
+	if (index_init(&x, size))
+		return -1;
+	t->old = t->cur;
+	t->cur = x;
+	t->moved = 0;
+	if (!t->old.used) {
+		free(t->old.slot);
+		memset(&t->old, 0, sizeof(t->old));
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ names */
+
+static size_t name_slot(size_t nnames, const char *name)
 {
 	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
 
 	for (; *name; name++)
 		h = (h ^ (unsigned char)*name) * 1099511628211ull;
-	return (size_t)(h ^ (h >> 29)) & (t->nbuckets - 1);
+	return (size_t)(h ^ (h >> 29)) & (nnames - 1);
 }
+
+static struct lease_text *text_of(const struct lease *l)
+{
+	return (struct lease_text *)(uintptr_t)l->name;
+}
+
+/* Double the name hash; on ENOMEM keep it (longer chains). */
+static void names_grow(struct lease_table *t)
+{
+	size_t n = t->nnames * 2;
+	struct lease **v = calloc(n, sizeof(*v));
+
+	if (!v)
+		return;
+	for (size_t i = 0; i < t->nnames; i++)
+		for (struct lease *l = t->names[i], *next; l; l = next) {
+			size_t k = name_slot(n, l->name);
+
+			next = text_of(l)->nnext;
+			text_of(l)->nnext = v[k];
+			v[k] = l;
+		}
+	free(t->names);
+	t->names = v;
+	t->nnames = n;
+}
+
+/* ------------------------------------------------------------ table */
 
 int lease_table_init(struct lease_table *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->nbuckets = MIN_BUCKETS;
-	t->ids = calloc(t->nbuckets, sizeof(*t->ids));
-	t->names = calloc(t->nbuckets, sizeof(*t->names));
+	recs_init(&t->recs, sizeof(struct lease));
+	recs_init(&t->texts, (sizeof(struct lease_text) + 15) & ~(size_t)15);
 	t->next_id = 1;
-	if (!t->ids || !t->names) {
-		free(t->ids);
+	t->nnames = MIN_NAMES;
+	t->names = calloc(t->nnames, sizeof(*t->names));
+	if (!t->names || index_init(&t->cur, MIN_SLOTS)) {
 		free(t->names);
 		return -1;
 	}
 	return 0;
 }
 
+static void free_segs(const struct lease_index *x)
+{
+	for (size_t i = 0; i < x->size; i++)
+		if (x->slot[i].l)
+			free(x->slot[i].l->buf.segs);
+}
+
 void lease_table_fini(struct lease_table *t)
 {
-	for (size_t i = 0; i < t->nbuckets; i++) {
-		struct lease *l = t->ids[i];
+	free_segs(&t->cur);
+	free_segs(&t->old);
+	while (t->reaping) {
+		struct lease_holder *h = t->reaping;
 
-		while (l) {
-			struct lease *next = l->hnext;
-
-			free(l->buf.segs);
-			free(l);
-			l = next;
-		}
+		t->reaping = h->next;
+		free(h);
 	}
-	free(t->ids);
+	recs_fini(&t->recs);
+	recs_fini(&t->texts);
+	free(t->cur.slot);
+	free(t->old.slot);
 	free(t->names);
 	memset(t, 0, sizeof(*t));
 }
 
-struct lease *lease_new(struct lease_table *t)
+struct lease *lease_new_id(struct lease_table *t, uint64_t id)
 {
-	struct lease *l = calloc(1, sizeof(*l));
+	struct lease *l = recs_alloc(&t->recs);
 
-	if (l)
-		l->id = t->next_id++;
+	if (!l)
+		return NULL;
+	l->id = id;
+	l->name = l->tag = empty;
+	if (id >= t->next_id)
+		t->next_id = id + 1;
 	return l;
 }
 
-/* Double both tables; on ENOMEM keep the old ones (longer chains). */
-static void grow(struct lease_table *t)
+struct lease *lease_new(struct lease_table *t)
 {
-	size_t n = t->nbuckets * 2;
-	struct lease **ids = calloc(n, sizeof(*ids));
-	struct lease **names = calloc(n, sizeof(*names));
-	struct lease **old_ids = t->ids;
-	size_t old_n = t->nbuckets;
+	return lease_new_id(t, t->next_id);
+}
 
-	if (!ids || !names) {
-		free(ids);
-		free(names);
-		return;
-	}
-	t->ids = ids;
-	free(t->names);
-	t->names = names;
-	t->nbuckets = n;
-	for (size_t i = 0; i < old_n; i++) {
-		struct lease *l = old_ids[i];
+int lease_set_text(struct lease_table *t, struct lease *l, const char *name,
+		   const char *tag)
+{
+	struct lease_text *x;
 
-		while (l) {
-			struct lease *next = l->hnext;
-			size_t s = id_slot(t, l->id);
+	if ((!name || !*name) && (!tag || !*tag))
+		return 0;
+	x = recs_alloc(&t->texts);
+	if (!x)
+		return -1;
+	snprintf(x->name, sizeof(x->name), "%s", name ? name : "");
+	snprintf(x->tag, sizeof(x->tag), "%s", tag ? tag : "");
+	l->name = x->name;
+	l->tag = x->tag;
+	l->text = true;
+	return 0;
+}
 
-			l->hnext = t->ids[s];
-			t->ids[s] = l;
-			if (l->name[0]) {
-				size_t k = name_slot(t, l->name);
-
-				l->nnext = t->names[k];
-				t->names[k] = l;
-			}
-			l = next;
-		}
-	}
-	free(old_ids);
+void lease_discard(struct lease_table *t, struct lease *l)
+{
+	if (l->text)
+		recs_free(&t->texts, text_of(l));
+	recs_free(&t->recs, l);
 }
 
 int lease_insert(struct lease_table *t, struct lease *l)
 {
-	size_t s;
-
-	if (t->count + 1 > t->nbuckets)
-		grow(t);
-	s = id_slot(t, l->id);
-	l->hnext = t->ids[s];
-	t->ids[s] = l;
+	/* Grow at load 3/4; if that fails, go on while one slot in eight
+	 * is still empty (probe runs stay finite). */
+	if ((t->count + 1) * 4 > t->cur.size * 3 &&
+	    resize(t, t->cur.size * 2) && (t->count + 1) * 8 > t->cur.size * 7)
+		return -1;
 	if (l->name[0]) {
-		size_t k = name_slot(t, l->name);
+		size_t k;
 
-		l->nnext = t->names[k];
+		if (t->named + 1 > t->nnames)
+			names_grow(t);
+		k = name_slot(t->nnames, l->name);
+		text_of(l)->nnext = t->names[k];
 		t->names[k] = l;
 		t->named++;
 	}
+	index_put(&t->cur, l->id, l);
 	t->count++;
+	move_some(t, MOVE_STEP);
 	return 0;
 }
 
@@ -130,57 +467,172 @@ void lease_unname(struct lease_table *t, struct lease *l)
 
 	if (!l->name[0])
 		return;
-	for (pp = &t->names[name_slot(t, l->name)]; *pp; pp = &(*pp)->nnext) {
+	for (pp = &t->names[name_slot(t->nnames, l->name)]; *pp;
+	     pp = &text_of(*pp)->nnext) {
 		if (*pp == l) {
-			*pp = l->nnext;
+			*pp = text_of(l)->nnext;
 			t->named--;
 			break;
 		}
 	}
-	l->name[0] = 0;
+	text_of(l)->name[0] = 0;
 }
 
 void lease_remove(struct lease_table *t, struct lease *l)
 {
-	struct lease **pp;
+	struct lease_slot *s = index_slot(&t->cur, l->id);
 
 	lease_unname(t, l);
-	for (pp = &t->ids[id_slot(t, l->id)]; *pp; pp = &(*pp)->hnext) {
-		if (*pp == l) {
-			*pp = l->hnext;
-			t->count--;
-			break;
-		}
+	if (s && s->l == l) {
+		index_delete(&t->cur, (size_t)(s - t->cur.slot));
+		t->count--;
+	} else if ((s = index_slot(&t->old, l->id)) && s->l == l) {
+		s->l = NULL;		/* a tombstone: old's runs stay whole */
+		t->old.used--;
+		t->count--;
 	}
+	/* Shrink at load 1/8, one move at a time. */
+	if (!t->old.size && t->cur.size > MIN_SLOTS && t->count * 8 < t->cur.size)
+		resize(t, t->cur.size / 2);
+	move_some(t, MOVE_STEP);
 	free(l->buf.segs);
-	free(l);
+	lease_discard(t, l);
 }
 
 struct lease *lease_find(const struct lease_table *t, uint64_t id)
 {
-	struct lease *l = t->ids[id_slot(t, id)];
+	const struct lease_slot *s = index_slot(&t->cur, id);
+	struct lease *l = s ? s->l : NULL;
 
-	while (l && l->id != id)
-		l = l->hnext;
-	return l;
+	if (!l && t->old.used && (s = index_slot(&t->old, id)))
+		l = s->l;
+	return l && !lease_reaping(l) ? l : NULL;
 }
 
 struct lease *lease_find_name(const struct lease_table *t, const char *name)
 {
-	struct lease *l = t->names[name_slot(t, name)];
+	struct lease *l = t->names[name_slot(t->nnames, name)];
 
 	while (l && strcmp(l->name, name) != 0)
-		l = l->nnext;
+		l = text_of(l)->nnext;
 	return l;
 }
 
 void lease_foreach(const struct lease_table *t,
 		   int (*fn)(struct lease *l, void *arg), void *arg)
 {
-	for (size_t i = 0; i < t->nbuckets; i++)
-		for (struct lease *l = t->ids[i], *next; l; l = next) {
-			next = l->hnext;
-			if (fn(l, arg))
+	const struct lease_index *x[2] = { &t->cur, &t->old };
+
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < x[k]->size; i++) {
+			struct lease *l = x[k]->slot[i].l;
+
+			if (l && !lease_reaping(l) && fn(l, arg))
 				return;
 		}
+}
+
+/* ------------------------------------------------------------ check */
+
+#define BAD(...) do { snprintf(msg, len, __VA_ARGS__); return -1; } while (0)
+
+/* Each live entry of x: its record's id, reachable from its home. */
+static int check_index(const struct lease_index *x, bool old, size_t moved,
+		       size_t *texts, char *msg, size_t len)
+{
+	size_t live = 0, mask = x->size - 1;
+
+	for (size_t i = 0; i < x->size; i++) {
+		const struct lease_slot *s = &x->slot[i];
+
+		if (!s->id) {
+			if (s->l)
+				BAD("slot %zu: a record without an id", i);
+			continue;
+		}
+		if (!s->l) {
+			if (!old)
+				BAD("slot %zu: a tombstone in the current index", i);
+			continue;
+		}
+		if (old && i < moved)
+			BAD("old slot %zu: live behind the move (%zu)", i, moved);
+		if (s->l->id != s->id)
+			BAD("slot %zu: id %llu holds the record of %llu", i,
+			    (unsigned long long)s->id,
+			    (unsigned long long)s->l->id);
+		for (size_t j = home(x, s->id); j != i; j = (j + 1) & mask)
+			if (!x->slot[j].id)
+				BAD("id %llu at slot %zu: unreachable (empty slot %zu "
+				    "after its home)", (unsigned long long)s->id, i, j);
+		live++;
+		*texts += s->l->text;
+	}
+	if (live != x->used)
+		BAD("%s index: %zu live entries, counts %zu", old ? "old" : "current",
+		    live, x->used);
+	return 0;
+}
+
+static int check_recs(const struct lease_recs *r, const char *what, char *msg,
+		      size_t len)
+{
+	size_t used = 0, chunks = r->spare != NULL;
+
+	for (const struct lease_chunk *c = r->partial; c; c = c->next, chunks++) {
+		if (c->used == 0 || c->used >= r->per_chunk)
+			BAD("%s: a partial chunk with %u of %u used", what, c->used,
+			    r->per_chunk);
+		used += c->used;
+	}
+	for (const struct lease_chunk *c = r->full; c; c = c->next, chunks++) {
+		if (c->used != r->per_chunk)
+			BAD("%s: a full chunk with %u of %u used", what, c->used,
+			    r->per_chunk);
+		used += c->used;
+	}
+	if (r->spare && r->spare->used)
+		BAD("%s: the spare chunk has %u records used", what, r->spare->used);
+	if (used != r->used || chunks != r->chunks)
+		BAD("%s: chunks hold %zu records in %zu chunks, counts say %zu in %zu",
+		    what, used, chunks, r->used, r->chunks);
+	return 0;
+}
+
+int lease_table_check(const struct lease_table *t, char *msg, size_t len)
+{
+	size_t texts = 0, named = 0;
+	uint64_t reaping = 0;
+
+	if (check_index(&t->cur, false, 0, &texts, msg, len) ||
+	    check_index(&t->old, true, t->moved, &texts, msg, len) ||
+	    check_recs(&t->recs, "lease records", msg, len) ||
+	    check_recs(&t->texts, "lease texts", msg, len))
+		return -1;
+	if (t->cur.used + t->old.used != t->count)
+		BAD("the indexes hold %zu leases, the table counts %zu",
+		    t->cur.used + t->old.used, t->count);
+	if (t->recs.used != t->count || t->texts.used != texts)
+		BAD("%zu lease records and %zu texts in use for %zu leases with %zu "
+		    "texts", t->recs.used, t->texts.used, t->count, texts);
+	for (size_t i = 0; i < t->nnames; i++)
+		for (const struct lease *l = t->names[i]; l; l = text_of(l)->nnext) {
+			if (!l->name[0] || name_slot(t->nnames, l->name) != i)
+				BAD("lease %llu: in name bucket %zu under '%s'",
+				    (unsigned long long)l->id, i, l->name);
+			named++;
+		}
+	if (named != t->named)
+		BAD("the name hash holds %zu leases, counts %zu", named, t->named);
+	for (const struct lease_holder *h = t->reaping; h; h = h->next) {
+		if (!h->ended)
+			BAD("session %llu: queued for reclaim, not ended",
+			    (unsigned long long)h->session);
+		reaping += h->nleft;
+	}
+	if (reaping != t->reaping_leases)
+		BAD("the reclaim queue holds %llu leases, counts %llu",
+		    (unsigned long long)reaping,
+		    (unsigned long long)t->reaping_leases);
+	return 0;
 }

@@ -4,10 +4,25 @@
  * A session lease sits on its session's ledger, an intrusive doubly linked
  * list, so a session's end frees everything it held in O(its leases)
  * without searching; the lease table (lease.c) finds any lease by id in
- * O(1).  A persistent lease has no owner session: it is freed by an
- * explicit Free, at once if no session is attached, else when the last
- * attached session detaches or ends (it loses its name at the Free, so
- * nobody new can attach).
+ * O(1).  A persistent lease has no owner session: it sits on the daemon's
+ * list of persistent leases and is freed by an explicit Free, at once if
+ * no session is attached, else when the last attached session detaches or
+ * ends (it loses its name at the Free, so nobody new can attach).
+ *
+ * Reclaim.  A session that ends with more than REAP_SLICE leases does not
+ * free them in the callback that saw it end: that would hold every other
+ * client up for as long (20 ms per 100,000 leases).  Its holder (the part
+ * of a session that its leases point to, lease.h) is marked ended, which
+ * hides the leases from lookups at once without touching them, and joins
+ * a FIFO queue with the ledger.  An idle handle, alive only while the
+ * queue is not empty, frees a slice per loop turn: at most REAP_SLICE
+ * leases or REAP_SLICE_NS, whichever comes first.  Between slices the
+ * loop polls, so others' requests wait for one slice at most.  Each slice
+ * returns its memory to the pools and then retries the blocked
+ * allocations of every pool it gave memory to.  Invariant: a lease being
+ * reclaimed is in the table, charged to its pool and uid, counted in
+ * t->reaping_leases, reachable only from its holder's list, and never
+ * dereferences its owner (the session is gone).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,28 +36,58 @@
 #include "pools.h"
 #include "waitq.h"
 
-static void ledger_add(struct session *s, struct lease *l)
+enum { REAPER_OFF, REAPER_ON, REAPER_CLOSING };
+
+_Static_assert(KMEMD_MAX_POOLS <= 32, "a slice's pools fit in a bit mask");
+
+/* ------------------------------------------------------------ lists */
+
+static void list_add(struct lease **head, struct lease *l)
 {
 	l->lprev = NULL;
-	l->lnext = s->ledger;
-	if (s->ledger)
-		s->ledger->lprev = l;
-	s->ledger = l;
+	l->lnext = *head;
+	if (*head)
+		(*head)->lprev = l;
+	*head = l;
+}
+
+static void list_del(struct lease **head, struct lease *l)
+{
+	if (l->lprev)
+		l->lprev->lnext = l->lnext;
+	else
+		*head = l->lnext;
+	if (l->lnext)
+		l->lnext->lprev = l->lprev;
+}
+
+static void ledger_add(struct session *s, struct lease *l)
+{
+	list_add(&s->ledger, l);
 	s->nleases++;
 	s->bytes += l->buf.len;
 }
 
 static void ledger_del(struct session *s, struct lease *l)
 {
-	if (l->lprev)
-		l->lprev->lnext = l->lnext;
-	else
-		s->ledger = l->lnext;
-	if (l->lnext)
-		l->lnext->lprev = l->lprev;
+	list_del(&s->ledger, l);
 	s->nleases--;
 	s->bytes -= l->buf.len;
 }
+
+static struct lease_holder *holder_new(const struct session *s)
+{
+	struct lease_holder *h = calloc(1, sizeof(*h));
+
+	if (h) {
+		h->session = s->id;
+		h->pid = s->pid;
+		memcpy(h->comm, s->comm, sizeof(h->comm));
+	}
+	return h;
+}
+
+/* ------------------------------------------------------------ grant */
 
 struct lease *leases_grant(struct session *s, struct kmemd_pool *p,
 			   enum lease_kind kind, struct kmem_pool_buf *buf,
@@ -50,26 +95,31 @@ struct lease *leases_grant(struct session *s, struct kmemd_pool *p,
 			   const char *name, const char *tag, bool persist)
 {
 	struct kmemd *d = s->d;
-	struct lease *l = lease_new(&d->leases);
+	struct lease *l;
 
+	if (!persist && !s->holder && !(s->holder = holder_new(s)))
+		return NULL;
+	l = lease_new(&d->leases);
 	if (!l)
 		return NULL;
+	/* The record is zeroed, its name and tag "": the hot path has
+	 * neither and allocates nothing more. */
+	if (lease_set_text(&d->leases, l, name, tag))
+		goto fail;
 	l->kind = kind;
 	l->pool = p;
-	l->cache = dc ? dc->cache : NULL;
+	l->dcache = dc;
 	l->buf = *buf;
 	l->requested = requested;
 	l->uid = s->uid;
 	l->created_ns = kmemd_now_ns();
-	/* The record is zeroed: copy only what is there (the hot path
-	 * has neither). */
-	if (name && *name)
-		snprintf(l->name, sizeof(l->name), "%s", name);
-	if (tag && *tag)
-		snprintf(l->tag, sizeof(l->tag), "%s", tag);
-	lease_insert(&d->leases, l);
-	if (!persist) {
+	if (lease_insert(&d->leases, l))
+		goto fail;
+	if (persist) {
+		list_add(&d->persistent, l);
+	} else {
 		l->owner = s;
+		l->holder = s->holder;
 		ledger_add(s, l);
 	}
 	if (dc)
@@ -77,48 +127,50 @@ struct lease *leases_grant(struct session *s, struct kmemd_pool *p,
 	pool_charge(p, l->uid, l->buf.len);
 	d->gen++;
 	return l;
+fail:
+	lease_discard(&d->leases, l);
+	return NULL;
 }
 
 struct lease *leases_restore(struct kmemd *d, struct kmemd_pool *p,
 			     struct kmem_pool_buf *buf, uint64_t id, uid_t uid,
 			     uint64_t requested, const char *name, const char *tag)
 {
-	struct lease *l = calloc(1, sizeof(*l));
+	struct lease *l = lease_new_id(&d->leases, id);
 
 	if (!l)
 		return NULL;
-	l->id = id;
+	if (lease_set_text(&d->leases, l, name, tag))
+		goto fail;
 	l->kind = LEASE_BUF;
 	l->pool = p;
 	l->buf = *buf;
 	l->requested = requested;
 	l->uid = uid;
 	l->created_ns = kmemd_now_ns();
-	snprintf(l->name, sizeof(l->name), "%s", name);
-	snprintf(l->tag, sizeof(l->tag), "%s", tag);
-	lease_insert(&d->leases, l);
+	if (lease_insert(&d->leases, l))
+		goto fail;
+	list_add(&d->persistent, l);
 	pool_charge(p, uid, l->buf.len);
 	d->gen++;
 	return l;
-}
-
-static struct dcache *dcache_of(struct kmemd *d, const struct kmem_cache *c)
-{
-	for (struct dcache *dc = d->caches; dc; dc = dc->next)
-		if (dc->cache == c)
-			return dc;
+fail:
+	lease_discard(&d->leases, l);
 	return NULL;
 }
 
-void leases_release(struct kmemd *d, struct lease *l)
+/* ------------------------------------------------------------ release */
+
+/*
+ * Return l's memory to its pool and drop its record: what every release
+ * does, whoever held l.  The caller has taken l off its list, and kicks
+ * the pool's blocked allocations afterwards.
+ */
+static void give_back(struct kmemd *d, struct lease *l)
 {
 	struct kmemd_pool *p = l->pool;
 	int rc;
 
-	if (l->owner)
-		ledger_del(l->owner, l);
-	if (l->magazine)
-		magazine_release(l);
 	pool_uncharge(p, l->uid, l->buf.len);
 	/* A debugging pool reports damage found as the memory goes back:
 	 * let the report name this lease, and remember it for later ones. */
@@ -127,11 +179,8 @@ void leases_release(struct kmemd *d, struct lease *l)
 		d->releasing = l;
 	}
 	if (l->kind == LEASE_OBJ) {
-		struct dcache *dc = dcache_of(d, l->cache);
-
-		rc = kmem_cache_free(l->cache, l->buf.off);
-		if (dc)
-			dc->live--;
+		rc = kmem_cache_free(l->dcache->cache, l->buf.off);
+		l->dcache->live--;
 	} else {
 		rc = kmem_pool_free(p->pool, &l->buf);
 	}
@@ -140,10 +189,24 @@ void leases_release(struct kmemd *d, struct lease *l)
 	if (rc)
 		log_err("lease %llu: engine refused its free: %s",
 			(unsigned long long)l->id, kmem_strerror(rc));
-	/* A doomed lease's FREE was journaled when it was freed. */
-	if (!l->owner && !l->doomed)
-		journal_free(d, l->id);
 	lease_remove(&d->leases, l);
+}
+
+void leases_release(struct kmemd *d, struct lease *l)
+{
+	struct kmemd_pool *p = l->pool;
+
+	if (l->owner) {
+		ledger_del(l->owner, l);
+		if (l->magazine)
+			magazine_release(l);
+	} else {
+		list_del(&d->persistent, l);
+		/* A doomed lease's FREE was journaled when it was freed. */
+		if (!l->doomed)
+			journal_free(d, l->id);
+	}
+	give_back(d, l);
 	d->gen++;
 	waitq_kick(p);
 }
@@ -195,6 +258,125 @@ int leases_detach(struct session *s, uint64_t id)
 	return -1;
 }
 
+/* ------------------------------------------------------------ reclaim */
+
+static void reaper_start(struct kmemd *d);
+
+/*
+ * Free up to max leases from the head of the reclaim queue, stopping
+ * early once max_ns have passed (the clock is read every 64 leases); then
+ * retry the blocked allocations of the pools that got memory back.
+ */
+static void reap_slice(struct kmemd *d, uint64_t max, uint64_t max_ns)
+{
+	struct lease_table *t = &d->leases;
+	uint64_t start = uv_hrtime(), n = 0;
+	uint32_t pools = 0;
+
+	while (t->reaping && n < max) {
+		struct lease_holder *h = t->reaping;
+		struct lease *l = h->left;
+
+		if (!l) {
+			t->reaping = h->next;
+			if (!t->reaping)
+				t->reaping_tail = NULL;
+			free(h);
+			continue;
+		}
+		h->left = l->lnext;
+		h->nleft--;
+		t->reaping_leases--;
+		pools |= 1u << l->pool->index;
+		give_back(d, l);
+		if (++n % 64 == 0 && uv_hrtime() - start >= max_ns)
+			break;
+	}
+	/* A holder whose last lease went in this slice goes now, so that an
+	 * empty queue means nothing left. */
+	while (t->reaping && !t->reaping->left) {
+		struct lease_holder *h = t->reaping;
+
+		t->reaping = h->next;
+		if (!t->reaping)
+			t->reaping_tail = NULL;
+		free(h);
+	}
+	d->reaper.slices++;
+	d->ctr.leases_reclaimed += n;
+	if (n)
+		d->gen++;
+	for (size_t i = 0; i < d->npools; i++)
+		if (pools & (1u << i))
+			waitq_kick(&d->pools[i]);
+}
+
+static void on_reaper_closed(uv_handle_t *h)
+{
+	struct kmemd *d = h->data;
+
+	d->reaper.state = REAPER_OFF;
+	if (d->leases.reaping)
+		reaper_start(d);
+}
+
+static void on_reap(uv_idle_t *idle)
+{
+	struct kmemd *d = idle->data;
+
+	reap_slice(d, REAP_SLICE, REAP_SLICE_NS);
+	/* Nothing left: the handle goes, so an idle daemon has no handle
+	 * of this file and its loop ends when the rest is done. */
+	if (!d->leases.reaping && d->reaper.state == REAPER_ON) {
+		uv_idle_stop(idle);
+		uv_close((uv_handle_t *)idle, on_reaper_closed);
+		d->reaper.state = REAPER_CLOSING;
+	}
+}
+
+/* Run on_reap every loop turn (a closing handle restarts when closed). */
+static void reaper_start(struct kmemd *d)
+{
+	if (d->reaper.state != REAPER_OFF)
+		return;
+	uv_idle_init(d->loop, &d->reaper.idle);
+	d->reaper.idle.data = d;
+	uv_idle_start(&d->reaper.idle, on_reap);
+	d->reaper.state = REAPER_ON;
+}
+
+void leases_reap_all(struct kmemd *d)
+{
+	while (d->leases.reaping)
+		reap_slice(d, UINT64_MAX, UINT64_MAX);
+}
+
+/* Queue the ledger of s for reclaim; s holds nothing afterwards. */
+static void hand_over(struct kmemd *d, struct session *s)
+{
+	struct lease_table *t = &d->leases;
+	struct lease_holder *h = s->holder;
+
+	h->ended = true;
+	h->left = s->ledger;
+	h->nleft = s->nleases;
+	h->next = NULL;
+	if (t->reaping_tail)
+		t->reaping_tail->next = h;
+	else
+		t->reaping = h;
+	t->reaping_tail = h;
+	t->reaping_leases += s->nleases;
+	s->ledger = NULL;
+	s->nleases = 0;
+	s->bytes = 0;
+	/* Its magazine leases are plain leases being reclaimed now. */
+	memset(s->mag, 0, sizeof(s->mag));
+	d->ctr.sessions_reclaimed++;
+	d->gen++;
+	reaper_start(d);
+}
+
 void leases_session_end(struct session *s)
 {
 	struct kmemd *d = s->d;
@@ -208,11 +390,18 @@ void leases_session_end(struct session *s)
 		drop_ref(d, a->lease);
 		free(a);
 	}
-	while (s->ledger)
-		leases_release(d, s->ledger);
-	d->ctr.leases_reclaimed += n;
+	if (n > REAP_SLICE) {
+		hand_over(d, s);
+	} else {
+		while (s->ledger)
+			leases_release(d, s->ledger);
+		d->ctr.leases_reclaimed += n;
+		free(s->holder);
+	}
+	s->holder = NULL;
 	if (n)
-		log_info("session %llu (pid %d, %s): %llu lease(s) reclaimed",
+		log_info("session %llu (pid %d, %s): %llu lease(s) %s",
 			 (unsigned long long)s->id, (int)s->pid, s->comm,
-			 (unsigned long long)n);
+			 (unsigned long long)n, n > REAP_SLICE ?
+			 "to reclaim, a slice per loop turn" : "reclaimed");
 }

@@ -9,9 +9,10 @@
 
 /*
  * leases_grant - record buf (already allocated in pool p) as a lease of
- * session s, or of the daemon when persist.  Charges the uid.  Returns
- * the lease, or NULL when out of memory (buf is then the caller's to
- * free).
+ * session s, or of the daemon when persist; dc is the named cache of a
+ * LEASE_OBJ.  Charges the uid.  Returns the lease, or NULL when out of
+ * memory (buf is then the caller's to free).  No malloc on the way unless
+ * the table's record chunks or its index must grow.
  */
 struct lease *leases_grant(struct session *s, struct kmemd_pool *p,
 			   enum lease_kind kind, struct kmem_pool_buf *buf,
@@ -29,7 +30,9 @@ struct lease *leases_restore(struct kmemd *d, struct kmemd_pool *p,
 
 /*
  * leases_release - free the memory and the record, uncharge, unlink from
- * its ledger, and let blocked allocations of the pool retry.
+ * its ledger (its session's, or the daemon's list of persistent leases),
+ * and let blocked allocations of the pool retry.  l must not be being
+ * reclaimed (lease_find never returns one that is).
  */
 void leases_release(struct kmemd *d, struct lease *l);
 
@@ -39,9 +42,27 @@ void leases_release(struct kmemd *d, struct lease *l);
  */
 void leases_free_persistent(struct kmemd *d, struct lease *l);
 
-/* The session ended: every lease it owns comes back, every attachment
- * is dropped, its blocked requests are forgotten. */
+/*
+ * leases_session_end - the session ended: every attachment is dropped,
+ * its blocked requests are forgotten, and every lease it owns comes back.
+ * Up to REAP_SLICE leases are freed now; a longer ledger is handed to the
+ * reclaimer, which frees it a slice (REAP_SLICE leases or REAP_SLICE_NS)
+ * per loop turn from an idle handle, so that other clients are served in
+ * between.  Either way the session itself holds nothing afterwards and
+ * may be freed; its leases are invisible to lease_find at once, stay
+ * charged to their pools until their slice runs (stats count them in
+ * "leases_reclaiming"), and blocked allocations of a pool are retried
+ * after each slice that gave it memory back.  The idle handle exists only
+ * while there is something to reclaim, and keeps the loop running until
+ * then (so a daemon's shutdown frees everything).
+ */
 void leases_session_end(struct session *s);
+
+#define REAP_SLICE 2048
+#define REAP_SLICE_NS 1000000ull
+
+/* Finish every reclaim now (Verify checks a state without any). */
+void leases_reap_all(struct kmemd *d);
 
 /* Attach s to persistent lease l (refcount).  0 or -1 (ENOMEM). */
 int leases_attach(struct session *s, struct lease *l);

@@ -244,15 +244,21 @@ static json_t *sessions_json(const struct kmemd *d)
 	return a;
 }
 
-static int named_one(struct lease *l, void *arg)
+/* The daemon's own leases, oldest first: O(named), not O(leases). */
+static json_t *named_json(const struct kmemd *d)
 {
-	if (!l->owner)
-		json_array_append_new(arg, json_pack(
+	const struct lease *l = d->persistent;
+	json_t *a = json_array();
+
+	while (l && l->lnext)
+		l = l->lnext;
+	for (; l; l = l->lprev)
+		json_array_append_new(a, json_pack(
 			"{s:s,s:o,s:s,s:o,s:o,s:i,s:i,s:b}",
 			"name", l->name, "id", u64(l->id), "pool", l->pool->cfg.name,
 			"offset", u64(l->buf.off), "length", u64(l->buf.len),
 			"uid", (int)l->uid, "refs", (int)l->refs, "doomed", l->doomed));
-	return 0;
+	return a;
 }
 
 static json_t *counters_json(const struct kmemd *d)
@@ -275,23 +281,37 @@ static json_t *counters_json(const struct kmemd *d)
 			 u64(d->ctr.latency_sum_ns));
 }
 
-json_t *stats_build(const struct kmemd *d)
+/*
+ * The daemon's figures.  "leases" counts every lease in the table, those
+ * of ended sessions still being reclaimed included (their memory is not
+ * back yet: the pools' figures count them too); "leases_reclaiming" is how
+ * many of them there are, "reclaim_slices" how many loop turns have freed
+ * some (leases.c).
+ */
+static json_t *daemon_json(const struct kmemd *d)
 {
-	json_t *pools = json_array(), *named = json_array(), *doc;
-
-	for (size_t i = 0; i < d->npools; i++)
-		json_array_append_new(pools, pool_json(&d->pools[i]));
-	lease_foreach(&d->leases, named_one, named);
-	doc = json_pack("{s:i,s:{s:s,s:i,s:o,s:o,s:o,s:o,s:o},s:o,s:o,s:o,s:o}",
-		"version", STATS_VERSION,
-		"daemon", "version", KMEMD_VERSION, "pid", (int)getpid(),
+	return json_pack("{s:s,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+		"version", KMEMD_VERSION, "pid", (int)getpid(),
 		"uptime_s", u64((kmemd_now_ns() - d->start_ns) / 1000000000ull),
 		"sessions", u64(d->nsessions),
 		"sessions_total", u64(d->ctr.sessions_total),
 		"leases", u64(d->leases.count),
 		"leases_reclaimed", u64(d->ctr.leases_reclaimed),
+		"leases_reclaiming", u64(d->leases.reaping_leases),
+		"sessions_reclaimed", u64(d->ctr.sessions_reclaimed),
+		"reclaim_slices", u64(d->reaper.slices));
+}
+
+json_t *stats_build(const struct kmemd *d)
+{
+	json_t *pools = json_array(), *doc;
+
+	for (size_t i = 0; i < d->npools; i++)
+		json_array_append_new(pools, pool_json(&d->pools[i]));
+	doc = json_pack("{s:i,s:o,s:o,s:o,s:o,s:o}",
+		"version", STATS_VERSION, "daemon", daemon_json(d),
 		"pools", pools, "caches", caches_json(d),
-		"sessions", sessions_json(d), "named", named);
+		"sessions", sessions_json(d), "named", named_json(d));
 	if (doc)
 		json_object_update_new(doc, counters_json(d));
 	return doc;
@@ -335,11 +355,11 @@ static int by_id(const void *x, const void *y)
 static json_t *lease_json(const struct lease *l, uint64_t now)
 {
 	static const char *const kinds[] = { "buffer", "object", "kmalloc" };
-	const struct session *s = l->owner;
+	const struct lease_holder *h = l->holder;
 	json_t *o = json_pack("{s:o,s:o,s:i,s:s,s:i,s:s,s:s,s:o,s:o,s:o,s:s,s:s,"
 			      "s:o}",
-		"id", u64(l->id), "session", s ? u64(s->id) : json_null(),
-		"pid", s ? (int)s->pid : 0, "comm", s ? s->comm : "",
+		"id", u64(l->id), "session", h ? u64(h->session) : json_null(),
+		"pid", h ? (int)h->pid : 0, "comm", h ? h->comm : "",
 		"uid", (int)l->uid, "pool", l->pool->cfg.name,
 		"kind", kinds[l->kind], "offset", u64(l->buf.off),
 		"length", u64(l->buf.len), "requested", u64(l->requested),
@@ -347,7 +367,8 @@ static json_t *lease_json(const struct lease *l, uint64_t now)
 		"age_s", json_real((double)(now - l->created_ns) / 1e9));
 
 	if (o && l->kind == LEASE_OBJ)
-		json_object_set_new(o, "cache", json_string(kmem_cache_name(l->cache)));
+		json_object_set_new(o, "cache",
+				    json_string(kmem_cache_name(l->dcache->cache)));
 	/* Granted to a client magazine: it may sit idle there, not leaked. */
 	if (o)
 		json_object_set_new(o, "magazine", json_boolean(l->magazine));
@@ -355,7 +376,8 @@ static json_t *lease_json(const struct lease *l, uint64_t now)
 }
 
 /* "leases": the selected leases, oldest first, at most STATS_LEASES_MAX;
- * "leases_matched": how many there were.  -1 on ENOMEM. */
+ * "leases_matched": how many there were (not counting those of ended
+ * sessions being reclaimed).  -1 on ENOMEM. */
 static int add_leases(json_t *doc, const struct kmemd *d, pid_t pid)
 {
 	struct lease_list ll = { 0 };
@@ -543,8 +565,13 @@ static void prom_counters(struct buf *b, const struct kmemd *d)
 
 	metric(b, "sessions", "gauge", "Connected client sessions.");
 	put(b, "kmemd_sessions %zu\n", d->nsessions);
-	metric(b, "leases", "gauge", "Live leases.");
+	metric(b, "leases", "gauge", "Live leases (those being reclaimed "
+	       "included).");
 	put(b, "kmemd_leases %zu\n", d->leases.count);
+	metric(b, "leases_reclaiming", "gauge", "Leases of ended sessions not "
+	       "freed yet (freed a slice per loop turn).");
+	put(b, "kmemd_leases_reclaiming %llu\n",
+	    (unsigned long long)d->leases.reaping_leases);
 	metric(b, "requests_total", "counter", "Requests by type.");
 	for (int i = 0; i < REQ_NTYPES; i++)
 		put(b, "kmemd_requests_total{type=\"%s\"} %llu\n", req_names[i],

@@ -16,11 +16,16 @@
  * (kmem_heap_size_of) and in the right kind of place (its named cache, a
  * size class, or pages); no two leases overlap; each session's ledger
  * holds exactly its leases with the count and bytes it claims (and its
- * magazine leases as its magazine counters say); each pool's
+ * magazine leases as its magazine counters say), and the daemon's list of
+ * persistent leases exactly the leases without a session; the table's own
+ * structure holds (lease_table_check); each pool's
  * charged leases and bytes, and each uid's usage, are the sums of its
  * leases; each cache's live objects are its leases' objects (so an object
  * allocated without a lease shows as a leak); and the page allocators
  * hold exactly the slabs plus the page leases.
+ *
+ * Leases of ended sessions still being reclaimed (leases.c) are freed
+ * before anything is checked.
  *
  * Cost: O(leases log leases) plus every debugging byte of every slab; it
  * runs on the event loop, like the stats.
@@ -32,6 +37,7 @@
 
 #include "dispatch.h"
 #include "kmem/error.h"
+#include "leases.h"
 #include "server.h"
 #include "verify.h"
 
@@ -161,10 +167,11 @@ static void check_seg(struct walk *w, const struct lease *l,
 			       kind, pool, (unsigned long long)len,
 			       (unsigned long long)g->off,
 			       (unsigned long long)g->len);
-	if (l->kind == LEASE_OBJ && c != l->cache)
+	if (l->kind == LEASE_OBJ && c != l->dcache->cache)
 		verify_problem(w->v, "lease %llu (object, pool %s): 0x%llx is not "
 			       "in a slab of its cache %s", id, pool,
-			       (unsigned long long)g->off, kmem_cache_name(l->cache));
+			       (unsigned long long)g->off,
+			       kmem_cache_name(l->dcache->cache));
 	else if (l->kind == LEASE_KMALLOC && (!c || !is_kmalloc(c)))
 		verify_problem(w->v, "lease %llu (kmalloc, pool %s): 0x%llx is not "
 			       "in a size-class slab", id, pool,
@@ -341,7 +348,7 @@ static void check_sessions(struct walk *w)
 				mag[l->pool->index].leases++;
 				mag[l->pool->index].bytes += l->buf.len;
 			}
-			if (l->owner != s)
+			if (l->owner != s || l->holder != s->holder)
 				verify_problem(w->v, "session %llu: lease %llu on its "
 					       "ledger belongs to another owner",
 					       (unsigned long long)s->id,
@@ -382,6 +389,30 @@ static void check_sessions(struct walk *w)
 			       (unsigned long long)total);
 }
 
+/* The daemon's list of persistent leases holds exactly the leases without
+ * an owner. */
+static void check_persistent(struct walk *w)
+{
+	uint64_t n = 0;
+
+	for (const struct lease *l = w->d->persistent; l; l = l->lnext) {
+		n++;
+		if (l->owner || l->holder)
+			verify_problem(w->v, "lease %llu: on the list of persistent "
+				       "leases, but session %llu's",
+				       (unsigned long long)l->id, (unsigned long long)
+				       (l->holder ? l->holder->session : 0));
+		if (lease_find(&w->d->leases, l->id) != l)
+			verify_problem(w->v, "persistent lease %llu is not in the "
+				       "lease table", (unsigned long long)l->id);
+	}
+	if (n != w->v->leases - w->owned)
+		verify_problem(w->v, "%llu persistent lease(s) in the table, %llu "
+			       "on the daemon's list",
+			       (unsigned long long)(w->v->leases - w->owned),
+			       (unsigned long long)n);
+}
+
 static void check_dcaches(struct walk *w)
 {
 	for (const struct dcache *dc = w->d->caches; dc; dc = dc->next) {
@@ -398,12 +429,15 @@ static void check_dcaches(struct walk *w)
 static void check_leases(struct verify_run *v, struct kmemd *d)
 {
 	struct walk w = { .d = d, .v = v };
+	char msg[256];
 
 	for (size_t i = 0; i < d->npools; i++) {
 		w.t[i].uid_bytes = calloc(d->pools[i].nusage + 1, sizeof(uint64_t));
 		if (!w.t[i].uid_bytes)
 			v->nomem = true;
 	}
+	if (lease_table_check(&d->leases, msg, sizeof(msg)))
+		verify_problem(v, "the lease table: %s", msg);
 	lease_foreach(&d->leases, lease_one, &w);
 	if (d->leases.count != v->leases)
 		verify_problem(v, "the lease table counts %zu lease(s), it holds "
@@ -416,6 +450,7 @@ static void check_leases(struct verify_run *v, struct kmemd *d)
 		check_pool_sums(&w, &d->pools[i]);
 	check_dcaches(&w);
 	check_sessions(&w);
+	check_persistent(&w);
 	for (size_t i = 0; i < d->npools; i++)
 		free(w.t[i].uid_bytes);
 	free(w.recs);
@@ -461,6 +496,11 @@ void verify_request(struct session *s, uint64_t seq, const Kmem__Verify *m)
 				      "the daemon is out of memory");
 		return;
 	}
+	/* Leases of ended sessions are in between: in the table and charged,
+	 * on no session's ledger.  Finishing their reclaim first (it is
+	 * O(them); Verify is O(all leases) anyway) checks the state every
+	 * invariant below is written for, exactly. */
+	leases_reap_all(d);
 	d->verify = v;
 	for (size_t i = 0; i < d->npools; i++)
 		check_engine(v, &d->pools[i]);
