@@ -1,6 +1,7 @@
 /*
- * pools.c - the daemon's pools: creation from configuration, who may use
- * them, per-uid quotas.
+ * pools.c - the daemon's pools: creation from configuration (adopting the
+ * memfds systemd's fd store kept, and storing new ones: notify.c), who may
+ * use them, per-uid quotas.
  *
  * Trust boundary: every client of a pool maps all of it (the fd is the
  * pool), so a pool is the isolation unit.  Clients that must not see each

@@ -11,8 +11,13 @@
 struct kmemd;
 struct kmemd_pool;
 
-/* Create every configured pool; logs and returns -1 on the first failure
- * (the caller then destroys what was made). */
+/*
+ * Create every configured pool; logs and returns -1 on the first failure
+ * (the caller then destroys what was made).  With a journal, a memfd pool
+ * adopts the memfd systemd's fd store passed back for it (LISTEN_FDS,
+ * "pool-<name>") when it fits, and every memfd pool is handed to the store
+ * (FDSTORE=1) when $NOTIFY_SOCKET is set; see notify.h.
+ */
 int pools_create(struct kmemd *d);
 void pools_destroy(struct kmemd *d);
 
