@@ -354,10 +354,16 @@ static int check_adopted(struct kmem_backing *b,
 		return say(msg, len, KMEM_EINVAL, "fd %d holds %s pages, not %s",
 			   p->adopt_fd, kmem__size_str(ps, a),
 			   kmem__size_str(b->page_size, c));
-	if ((uint64_t)st->st_size != p->size)
+	/* A require_contiguous window cut from a larger reservation ends
+	 * the file (the tail was truncated, the head is a hole): the pool is
+	 * its last size bytes. */
+	if ((uint64_t)st->st_size != p->size &&
+	    !(p->require_contiguous && (uint64_t)st->st_size > p->size &&
+	      ((uint64_t)st->st_size - p->size) % ps == 0))
 		return say(msg, len, KMEM_EINVAL, "fd %d is %llu bytes, not %llu",
 			   p->adopt_fd, (unsigned long long)st->st_size,
 			   (unsigned long long)p->size);
+	b->map_offset = (uint64_t)st->st_size - p->size;
 	/* Ours carry all three seals; an unsealed one gets them below.  One
 	 * sealed otherwise (F_SEAL_SEAL alone: a shmem or hugetlbfs file
 	 * opened by path) could be resized under the mapping. */
@@ -394,7 +400,8 @@ static int reserve_adopted(struct kmem_backing *b,
 		goto fail_fd;
 	n = p->size >> b->shift;
 	/* Both file systems count a file's pages in i_blocks: a page
-	 * missing is one that a hole punched out.  It comes back zeroed
+	 * missing is one that a hole punched out (a window's head is a hole
+	 * the size of map_offset, and counts nothing).  It comes back zeroed
 	 * rather than as a SIGBUS later. */
 	present = ((uint64_t)st.st_blocks * 512) >> b->shift;
 	if (present < n) {
@@ -404,7 +411,7 @@ static int reserve_adopted(struct kmem_backing *b,
 			if (rc)
 				goto fail_fd;
 		}
-		if (fallocate(b->fd, 0, 0, (off_t)p->size)) {
+		if (fallocate(b->fd, 0, (off_t)b->map_offset, (off_t)p->size)) {
 			rc = fallocate_fail(b, n - present, errno, msg, len);
 			goto fail_fd;
 		}
@@ -527,11 +534,12 @@ static int reserve(struct kmem_backing *b, const struct kmem_backing_params *p,
 	return reserve_memfd(b, p, msg, len);
 }
 
+/* Map the reserved pages; from file offset 0, or an adopted window's. */
 static int map(struct kmem_backing *b, char *msg, size_t len)
 {
 	uint64_t bytes = b->reserved * b->page_size;
 	void *a = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_POPULATE, b->fd, 0);
+		       MAP_SHARED | MAP_POPULATE, b->fd, (off_t)b->map_offset);
 
 	if (a == MAP_FAILED)
 		return sys_fail("mmap", errno, msg, len);
@@ -593,10 +601,12 @@ static int frames_from_source(struct kmem_backing *b,
 			      const struct kmem_backing_params *p, bool *all,
 			      char *msg, size_t len)
 {
+	uint64_t first = b->map_offset >> b->shift;	/* file page of page 0 */
+
 	*all = true;
 	for (uint64_t i = 0; i < b->npages; i++) {
 		uint64_t pa = 0;
-		int node = -1, rc = p->frame(p->frame_ctx, i, &pa, &node);
+		int node = -1, rc = p->frame(p->frame_ctx, first + i, &pa, &node);
 
 		if (rc)
 			return say(msg, len, rc < 0 ? rc : KMEM_EINVAL,
@@ -687,7 +697,7 @@ static int trim(struct kmem_backing *b, uint64_t w, uint64_t n,
 	b->addr += head;
 	b->size = keep;
 	b->npages = n;
-	b->map_offset = head;
+	b->map_offset += head;	/* an adopted window is mapped at its own */
 	memmove(b->pa, b->pa + w, n * sizeof(*b->pa));
 	memmove(b->node, b->node + w, n * sizeof(*b->node));
 	if (head && fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,

@@ -1488,6 +1488,51 @@ static void test_backing_adopt_refuses_what_does_not_match(void **state)
 		      true);
 }
 
+/* A require_contiguous window cut from a larger reservation comes back
+ * at the same file offset, with its bytes and its frames. */
+static void test_backing_adopt_contiguous_window(void **state)
+{
+	/* 4 pages wanted, 8 reserved; pages 3..6 are the only run of 4. */
+	static const uint64_t pa[8] = {
+		0x5000000, 0x9000000, 0x3000000, 0x7000000, 0x7001000,
+		0x7002000, 0x7003000, 0x1000000,
+	};
+	struct fake f = { .fail_at = -1 };
+	struct kmem_backing_params p = fake_params(&f, 4);
+	struct kmem_backing_info info;
+	struct kmem_backing *b;
+	struct leaks l;
+	char want[96];
+	int fd;
+
+	(void)state;
+	memcpy(f.pa, pa, sizeof(pa));
+	p.require_contiguous = true;
+	leaks_save(&l);
+	fd = kept_memfd(&p, 0xc0ffee);
+	p.adopt = true;
+	p.adopt_fd = fd;
+	f.npages = 0;
+	b = open_ok(&p);
+	kmem_backing_info(b, &info);
+	assert_true(info.adopted);
+	assert_int_equal(info.map_offset, 3 * PS4K);
+	assert_int_equal(info.size, 4 * PS4K);
+	assert_int_equal(info.reserved_pages, 4);
+	/* The frame source was asked for file pages 3..6 only. */
+	assert_int_equal(f.npages, 7);
+	assert_int_equal(info.nruns, 1);
+	assert_run(b, 0, 0, 4 * PS4K, 0x7000000, 0, PHYS_DMA32);
+	assert_int_equal(pattern_intact(b, 0xc0ffee, UINT64_MAX), 4 * PS4K);
+	kmem_backing_close(b);
+	/* Without require_contiguous the longer file is refused. */
+	p.require_contiguous = false;
+	snprintf(want, sizeof(want), "fd %d is 28672 bytes, not 16384", fd);
+	adopt_refused(&p, KMEM_EINVAL, want, true);
+	close(fd);
+	leaks_check(&l);
+}
+
 /* Real hugepages: the same physical pages come back, and none more. */
 static void test_backing_adopt_hugetlb_same_pages(void **state)
 {
@@ -1627,6 +1672,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_backing_hugetlbfs_fallocate_failure,
 					  hp_restore),
 		cmocka_unit_test(test_backing_adopt_keeps_contents_and_frames),
+		cmocka_unit_test(test_backing_adopt_contiguous_window),
 		cmocka_unit_test(test_backing_adopt_seals_an_unsealed_memfd),
 		cmocka_unit_test(test_backing_adopt_refuses_what_does_not_match),
 		cmocka_unit_test_teardown(test_backing_adopt_hugetlb_same_pages,

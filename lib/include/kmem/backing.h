@@ -120,8 +120,10 @@ struct kmem_backing_params {
 	 * on its own duplicate of the fd: adopt_fd stays the caller's, open
 	 * or closed as the caller likes, whether open succeeds or not.  Pages
 	 * missing from the file (a hole someone punched) are allocated
-	 * again, zeroed.  With require_contiguous the whole file must be one
-	 * run.
+	 * again, zeroed.  With require_contiguous the pool must be one run;
+	 * the file may then be longer than size when it is a window cut
+	 * from a larger reservation (a hole, then size bytes that end the
+	 * file): map_offset says where the window starts, as at first.
 	 */
 	bool adopt;
 	int adopt_fd;
