@@ -30,19 +30,20 @@
  * percentile; figures are the median over the repetitions of those, with
  * min and max.
  *
- * Throughput.  N = 1, 2, 8 client processes, each with its own connection,
- * all start together and loop for the window (--target-ms, at least
- * 250 ms), scheduler's choice of CPUs for everyone (nothing pinned):
- *   kmem-batch64   kmem_client_alloc_batch(count 64, 64 B) and
- *                  kmem_client_free_batch of the 64: two round trips;
- *   raw-pipe64     a raw client (proto/frame.h, no libkmem) writes 64
- *                  Alloc(64 B) requests in one write, reads the 64
- *                  replies, then the same with 64 Frees: pipelined,
- *                  unbatched;
- *   kmem-single    kmem_client_alloc(64 B) + kmem_client_free per object.
- * One allocation = the alloc and the free of one object.  The figure is
- * the total over the clients divided by the time from the common start to
- * the last client's end.
+ * Throughput (bench/rpc/tput.h says exactly what; crowd.h how).  1, 2
+ * and 8 client processes, each with its own connection, start together
+ * and loop for the window (--target-ms, at least 200 ms), at three
+ * placements (any: nothing pinned; same: everything on one CPU; split:
+ * clients on one CPU, the server on the other):
+ *   kmem-batch64    libkmem AllocBatch(64 x 64 B) + FreeBatch, one in
+ *                   flight;
+ *   raw-batch64-w4  the same requests from a client speaking the wire
+ *                   protocol itself (proto/frame.h, no libkmem), four in
+ *                   flight: libkmem has no call that pipelines batches;
+ *   kmem-single     libkmem Alloc + Free of one 64 B object;
+ * and, against a pipelined echo server of the same frame sizes measured
+ * in the same repetition, 64 single requests in flight per client (Ping;
+ * Alloc then Free of 64 B), with the messages-per-second ratio.
  *
  * The connections above opt out of libkmem's magazines
  * (KMEM_CONNECT_NO_MAGAZINES), so every operation there is a request.
@@ -63,31 +64,30 @@
  * JSON (build/bench/daemon.json, benchutil's format).  Latency records:
  * case "<placement>-<op>" or "<placement>-<op>-p99", impl "raw-socket"
  * or "libkmem", ns_per_op = median over repetitions of the repetition's
- * median (or p99) in ns.  Throughput records: case "tput-c<N>", impl the
- * mode, and ns_per_op = wall-clock ns per allocation of all clients
- * together, i.e. allocations per second = 1e9 / ns_per_op (min and max
- * likewise inverted: min is the best repetition).
+ * median (or p99) in ns.  Throughput records: case "tput-<place>-c<N>"
+ * (ns per object of all clients together: objects/s = 1e9 / ns_per_op,
+ * min and max likewise inverted) and "pipe-<place>-c<N>-<op>" (ns per
+ * answer; impl "ratio" holds the kmemd/echo ratio itself).
  *
  * The helpers in bench/rpc/ run the processes (proc.c: kmemd, hugepages,
- * pinning) and the raw ends of the sockets (wire.c: the protocol client,
- * the frame-size probe, the echo server).
+ * pinning), the raw ends of the sockets (wire.c: the protocol client,
+ * the frame-size probe, the echo server; window.c and pecho.c: their
+ * pipelined forms) and the throughput section (crowd.c, tput.c).
  */
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <gnu/lib-names.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "kmem/client.h"
 #include "benchutil.h"
+#include "rpc/lat.h"
 #include "rpc/proc.h"
+#include "rpc/tput.h"
 #include "rpc/wire.h"
 
 #define POOL_MIB 256
@@ -97,10 +97,8 @@
 #define LAT_CHUNK 100		/* operations of one item before the next */
 #define WARM_OPS 300		/* untimed, per item, at each placement */
 #define ALLOC_SIZE 4096
-#define BATCH 64
 #define OBJ_SIZE 64
-#define MAX_CLIENTS 8
-#define MIN_WINDOW_NS 250000000u
+#define MIN_WINDOW_NS 200000000u
 #define PROBE_SEQ 20000		/* a seq as long on the wire as libkmem's */
 
 static const char usage[] =
@@ -179,29 +177,6 @@ static void lat_op(struct lat_ctx *x, const struct lat_item *it, uint64_t t[3])
 		rpc_die("libkmem: %s: %s", kmem_strerror(rc), kmem_client_error(x->c));
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Median and 99th percentile (nearest rank) of n samples; sorts v. */
-static void med_p99(double *v, size_t n, double *med, double *p99)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	*med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-	*p99 = v[(n * 99 + 99) / 100 - 1];
-}
-
-static bool selected(const struct bench_opts *o, const char *c, const char *impl)
-{
-	char key[128];
-
-	snprintf(key, sizeof(key), "%s/%s", c, impl);
-	return !o->filter || strstr(key, o->filter);
-}
-
 /*
  * One repetition of every selected item, interleaved in chunks of
  * LAT_CHUNK operations (the first item rotated each round), so that a
@@ -229,7 +204,7 @@ static void lat_rep(struct lat_ctx *x, const bool *on, int rep,
 	for (size_t i = 0; i < NLAT; i++)
 		for (int p = 0; on[i] &&
 		     p < (lat_items[i].kind == LAT_ALLOCFREE ? 3 : 1); p++)
-			med_p99(d[i][p], LAT_OPS, &s[i][p][0][rep], &s[i][p][1][rep]);
+			rpc_med_p99(d[i][p], LAT_OPS, &s[i][p][0][rep], &s[i][p][1][rep]);
 }
 
 /* Measure every latency item at one placement; add the figures to r. */
@@ -243,7 +218,7 @@ static void lat_run(struct lat_ctx *x, const struct bench_opts *o,
 
 	for (size_t i = 0; i < NLAT; i++) {
 		snprintf(c, sizeof(c), "%s-%s", place, lat_items[i].name);
-		on[i] = selected(o, c, lat_items[i].impl);
+		on[i] = bench_selected(o, c, lat_items[i].impl);
 		for (int k = 0; on[i] && k < WARM_OPS; k++)
 			lat_op(x, &lat_items[i], t);
 	}
@@ -264,201 +239,6 @@ static void lat_run(struct lat_ctx *x, const struct bench_opts *o,
 						      s[i][p][q], (size_t)o->reps))
 					rpc_die("out of memory");
 			}
-}
-
-/* ------------------------------------------------------------ throughput */
-
-enum mode { M_BATCH, M_PIPE, M_SINGLE, NMODES };
-
-static const char *const mode_name[NMODES] = {
-	"kmem-batch64", "raw-pipe64", "kmem-single",
-};
-
-static const int client_counts[] = { 1, 2, 8 };
-#define NCOUNTS (sizeof(client_counts) / sizeof(client_counts[0]))
-
-/* Shared with the client processes (MAP_SHARED | MAP_ANONYMOUS). */
-struct tput_shm {
-	uint64_t t_end;
-	uint64_t count[MAX_CLIENTS];
-	uint64_t end_ns[MAX_CLIENTS];
-};
-
-static uint64_t loop_batch(struct kmem_client *c, uint64_t t_end)
-{
-	struct kmem_buf b[BATCH];
-	uint64_t ids[BATCH], n = 0;
-	int rc;
-
-	while (bench_now_ns() < t_end) {
-		rc = kmem_client_alloc_batch(c, NULL, OBJ_SIZE, 0, BATCH, b);
-		for (int i = 0; !rc && i < BATCH; i++)
-			ids[i] = b[i].id;
-		if (!rc)
-			rc = kmem_client_free_batch(c, ids, BATCH);
-		if (rc)
-			rpc_die("batch: %s: %s", kmem_strerror(rc), kmem_client_error(c));
-		n += BATCH;
-	}
-	return n;
-}
-
-static uint64_t loop_single(struct kmem_client *c, uint64_t t_end)
-{
-	struct kmem_buf b;
-	uint64_t n = 0;
-	int rc;
-
-	while (bench_now_ns() < t_end) {
-		rc = kmem_client_alloc(c, OBJ_SIZE, NULL, &b);
-		if (!rc)
-			rc = kmem_client_free(c, &b);
-		if (rc)
-			rpc_die("single: %s: %s", kmem_strerror(rc), kmem_client_error(c));
-		n++;
-	}
-	return n;
-}
-
-static uint64_t loop_pipe(struct rpc_raw *r, uint64_t t_end)
-{
-	uint64_t ids[BATCH], n = 0;
-
-	while (bench_now_ns() < t_end) {
-		for (int i = 0; i < BATCH; i++)
-			rpc_raw_alloc(r, OBJ_SIZE);
-		rpc_raw_flush(r);
-		for (int i = 0; i < BATCH; i++) {
-			Kmem__Response *resp = rpc_raw_next(r, NULL);
-
-			if (resp->body_case != KMEM__RESPONSE__BODY_LEASE)
-				rpc_die("raw client: Alloc answered without a Lease");
-			ids[i] = resp->lease->id;
-			kmem_frame_free_response(resp, NULL);
-		}
-		for (int i = 0; i < BATCH; i++)
-			rpc_raw_free(r, ids[i]);
-		rpc_raw_flush(r);
-		for (int i = 0; i < BATCH; i++)
-			kmem_frame_free_response(rpc_raw_next(r, NULL), NULL);
-		n += BATCH;
-	}
-	return n;
-}
-
-/* A client process: connect, say ready, wait for go, loop, report. */
-static _Noreturn void client_main(enum mode m, int idx, struct tput_shm *sh,
-				  int ready, int go)
-{
-	struct kmem_client *c = NULL;
-	struct rpc_raw *r = NULL;
-	char msg[KMEM_MSG_MAX];
-	uint64_t n;
-	int rc;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (m == M_PIPE) {
-		r = rpc_raw_connect(rpc_socket());
-	} else {
-		rc = kmem_client_connect_opts(rpc_socket(), "bench-tput", &no_mags,
-					      &c, msg, sizeof(msg));
-		if (rc)
-			rpc_die("connect: %s: %s", kmem_strerror(rc), msg);
-	}
-	rpc_write_all(ready, "r", 1);
-	if (read(go, msg, 1) != 0)
-		rpc_die("bad go signal");
-	n = m == M_PIPE ? loop_pipe(r, sh->t_end) :
-	    m == M_BATCH ? loop_batch(c, sh->t_end) : loop_single(c, sh->t_end);
-	sh->end_ns[idx] = bench_now_ns();
-	sh->count[idx] = n;
-	if (r)
-		rpc_raw_close(r);
-	kmem_client_disconnect(c);
-	_exit(0);
-}
-
-/* One repetition: nclients of mode m for window ns; ns per allocation. */
-static double tput_rep(enum mode m, int nclients, uint64_t window,
-		       struct tput_shm *sh)
-{
-	pid_t pids[MAX_CLIENTS];
-	int ready[2], go[2], st;
-	uint64_t t0, total = 0, end = 0;
-	char ch;
-
-	if (pipe2(ready, O_CLOEXEC) || pipe2(go, O_CLOEXEC))
-		rpc_die("pipe: %s", strerror(errno));
-	memset(sh, 0, sizeof(*sh));
-	sh->t_end = UINT64_MAX;
-	fflush(NULL);
-	for (int i = 0; i < nclients; i++) {
-		pids[i] = fork();
-		if (pids[i] < 0)
-			rpc_die("fork: %s", strerror(errno));
-		if (pids[i] == 0) {
-			close(ready[0]);
-			close(go[1]);
-			client_main(m, i, sh, ready[1], go[0]);
-		}
-	}
-	close(ready[1]);
-	close(go[0]);
-	for (int i = 0; i < nclients; i++)
-		if (read(ready[0], &ch, 1) != 1)
-			rpc_die("a %s client died while connecting", mode_name[m]);
-	t0 = bench_now_ns();
-	sh->t_end = t0 + window;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	close(go[1]);		/* every client's read() returns 0: go */
-	for (int i = 0; i < nclients; i++) {
-		if (waitpid(pids[i], &st, 0) != pids[i] || !WIFEXITED(st) ||
-		    WEXITSTATUS(st))
-			rpc_die("a %s client failed", mode_name[m]);
-		total += sh->count[i];
-		if (sh->end_ns[i] > end)
-			end = sh->end_ns[i];
-	}
-	close(ready[0]);
-	return total ? (double)(end - t0) / (double)total : 0;
-}
-
-static void tput_run(const struct bench_opts *o, struct bench_results *r)
-{
-	static double s[NCOUNTS][NMODES][BENCH_MAX_REPS];
-	uint64_t window = o->target_ns > MIN_WINDOW_NS ? o->target_ns : MIN_WINDOW_NS;
-	struct tput_shm *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-				   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	bool on[NCOUNTS][NMODES];
-	char c[48];
-
-	if (sh == MAP_FAILED)
-		rpc_die("mmap: %s", strerror(errno));
-	for (size_t n = 0; n < NCOUNTS; n++)
-		for (int m = 0; m < NMODES; m++) {
-			snprintf(c, sizeof(c), "tput-c%d", client_counts[n]);
-			on[n][m] = selected(o, c, mode_name[m]);
-		}
-	for (int rep = 0; rep < o->reps; rep++)
-		for (size_t k = 0; k < NCOUNTS * NMODES; k++) {
-			size_t j = (k + (size_t)rep) % (NCOUNTS * NMODES);
-			size_t n = j / NMODES;
-			int m = (int)(j % NMODES);
-
-			if (on[n][m])
-				s[n][m][rep] = tput_rep((enum mode)m, client_counts[n],
-							window, sh);
-		}
-	for (size_t n = 0; n < NCOUNTS; n++)
-		for (int m = 0; m < NMODES; m++) {
-			if (!on[n][m])
-				continue;
-			snprintf(c, sizeof(c), "tput-c%d", client_counts[n]);
-			if (bench_results_add(r, c, mode_name[m], false, s[n][m],
-					      (size_t)o->reps))
-				rpc_die("out of memory");
-		}
-	munmap(sh, sizeof(*sh));
 }
 
 /* ------------------------------------------------------------ magazines */
@@ -542,7 +322,7 @@ static void mag_run(const struct bench_opts *o, const char *name, int cpu,
 	pthread_t th;
 	int fds[2];
 
-	if (!selected(o, name, "kmem-magazine") && !selected(o, name, "glibc"))
+	if (!bench_selected(o, name, "kmem-magazine") && !bench_selected(o, name, "glibc"))
 		return;
 	if (!x.malloc)
 		bind_glibc(&x);
@@ -570,15 +350,6 @@ static void mag_run(const struct bench_opts *o, const char *name, int cpu,
 }
 
 /* ------------------------------------------------------------ report */
-
-static const struct bench_figure *find(const struct bench_results *r,
-				       const char *c, const char *impl)
-{
-	for (size_t i = 0; i < r->n; i++)
-		if (!strcmp(r->v[i].case_name, c) && !strcmp(r->v[i].impl, impl))
-			return &r->v[i];
-	return NULL;
-}
 
 static void print_us(const struct bench_figure *f)
 {
@@ -616,8 +387,8 @@ static void print_latency(const struct bench_results *r, const char *const *plac
 			for (int q = 0; q < 2; q++) {
 				snprintf(c, sizeof(c), "%s-%s%s", places[p], ops[i],
 					 q ? "-p99" : "");
-				f[2 * q] = find(r, c, "raw-socket");
-				f[2 * q + 1] = find(r, c, "libkmem");
+				f[2 * q] = bench_results_find(r, c, "raw-socket");
+				f[2 * q + 1] = bench_results_find(r, c, "libkmem");
 			}
 			if (!f[0] && !f[1])
 				continue;
@@ -633,51 +404,17 @@ static void print_latency(const struct bench_results *r, const char *const *plac
 		}
 }
 
-static void print_tput(const struct bench_results *r)
-{
-	bool any = false;
-	char c[48];
-
-	for (size_t i = 0; i < r->n; i++)
-		any |= !strncmp(r->v[i].case_name, "tput-", 5);
-	if (!any)
-		return;
-	printf("\nthroughput, allocations (alloc + free of one %d B object) per "
-	       "second, all clients together: median [min-max]\n", OBJ_SIZE);
-	printf("%-8s", "clients");
-	for (int m = 0; m < NMODES; m++)
-		printf(" %30s", mode_name[m]);
-	putchar('\n');
-	for (size_t n = 0; n < NCOUNTS; n++) {
-		snprintf(c, sizeof(c), "tput-c%d", client_counts[n]);
-		if (!find(r, c, mode_name[M_BATCH]) && !find(r, c, mode_name[M_PIPE]) &&
-		    !find(r, c, mode_name[M_SINGLE]))
-			continue;
-		printf("%-8d", client_counts[n]);
-		for (int m = 0; m < NMODES; m++) {
-			const struct bench_figure *f = find(r, c, mode_name[m]);
-
-			if (f)
-				printf(" %10.0f [%8.0f-%8.0f]", 1e9 / f->median,
-				       1e9 / f->max, 1e9 / f->min);
-			else
-				printf(" %30s", "-");
-		}
-		putchar('\n');
-	}
-}
-
 static void print_mag(const struct bench_results *r)
 {
 	static const char *const cases[] = { "mag-64", "mag-64-mt" };
 
 	for (size_t i = 0; i < 2; i++) {
-		const struct bench_figure *k = find(r, cases[i], "kmem-magazine");
-		const struct bench_figure *g = find(r, cases[i], "glibc");
+		const struct bench_figure *k = bench_results_find(r, cases[i], "kmem-magazine");
+		const struct bench_figure *g = bench_results_find(r, cases[i], "glibc");
 
 		if (!k && !g)
 			continue;
-		if (i == 0 || !find(r, cases[0], "glibc"))
+		if (i == 0 || !bench_results_find(r, cases[0], "glibc"))
 			printf("\nmagazines, ns per alloc+free of %d B: median [min-max]; "
 			       "ratio = kmem-magazine / glibc\n%-10s %24s %24s %6s\n",
 			       OBJ_SIZE, "case", "kmem-magazine", "glibc", "ratio");
@@ -698,7 +435,7 @@ static void print_mag(const struct bench_results *r)
 }
 
 /* The issue's targets: alloc+free within 1.5x its floor at each
- * placement (median and p99), batched throughput >= 200,000/s, and a
+ * placement (median and p99), the throughput ones of tput.h, and a
  * magazine alloc+free of 64 B within 2x of glibc's malloc+free. */
 static void print_targets(const struct bench_results *r, const char *const *places,
 			  size_t nplaces)
@@ -712,27 +449,18 @@ static void print_targets(const struct bench_results *r, const char *const *plac
 
 			snprintf(c, sizeof(c), "%s-alloc+free-4k%s", places[p],
 				 q ? "-p99" : "");
-			raw = find(r, c, "raw-socket");
-			k = find(r, c, "libkmem");
+			raw = bench_results_find(r, c, "raw-socket");
+			k = bench_results_find(r, c, "libkmem");
 			if (raw && k)
 				printf("  %-24s libkmem/raw-socket %5.2f (<= 1.5): %s\n",
 				       c, k->median / raw->median,
 				       k->median <= 1.5 * raw->median ? "met" : "MISSED");
 		}
-	for (size_t n = 0; n < NCOUNTS; n++) {
-		const struct bench_figure *f;
-
-		snprintf(c, sizeof(c), "tput-c%d", client_counts[n]);
-		f = find(r, c, mode_name[M_BATCH]);
-		if (f)
-			printf("  %-24s kmem-batch64 %8.0f allocs/s (>= 200000): %s\n",
-			       c, 1e9 / f->median, 1e9 / f->median >= 200000 ?
-			       "met" : "MISSED");
-	}
+	rpc_tput_targets(r);
 	for (int i = 0; i < 2; i++) {
 		const char *mc = i ? "mag-64-mt" : "mag-64";
-		const struct bench_figure *k = find(r, mc, "kmem-magazine");
-		const struct bench_figure *g = find(r, mc, "glibc");
+		const struct bench_figure *k = bench_results_find(r, mc, "kmem-magazine");
+		const struct bench_figure *g = bench_results_find(r, mc, "glibc");
 
 		if (k && g)
 			printf("  %-24s kmem-magazine/glibc %5.2f (<= 2.0): %s\n", mc,
@@ -826,6 +554,25 @@ static size_t latency(struct lat_ctx *x, const struct bench_opts *o,
 	return nplaces;
 }
 
+/* The throughput section, on 64 B objects (frame sizes probed anew). */
+static void throughput(const struct bench_opts *o, pid_t kmemd, const int cpu[2],
+		       struct bench_results *r)
+{
+	struct rpc_crowd_env env = {
+		.kmemd = kmemd, .cpu = { cpu[0], cpu[1] }, .obj_size = OBJ_SIZE,
+		.window_ns = o->target_ns > MIN_WINDOW_NS ? o->target_ns : MIN_WINDOW_NS,
+	};
+
+	env.z = rpc_probe_sizes(rpc_socket(), OBJ_SIZE, PROBE_SEQ);
+	printf("throughput: frame bytes ping %zu/%zu, alloc %u B %zu/%zu, free "
+	       "%zu/%zu; same = all on CPU %d, split = clients on CPU %d, "
+	       "server on CPU %d\n", env.z.ping.req, env.z.ping.resp, OBJ_SIZE,
+	       env.z.alloc.req, env.z.alloc.resp, env.z.free.req, env.z.free.resp,
+	       cpu[0], cpu[0], cpu[1]);
+	fflush(stdout);
+	rpc_tput_run(&env, o, r);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const places[] = { "same", "cross" };
@@ -863,14 +610,14 @@ int main(int argc, char **argv)
 	       "cross = client on CPU %d, kmemd and echo server on CPU %d\n",
 	       cpu[0], cpu[0], cpu[1]);
 	printf("%d repetitions of %d operations per item; throughput windows "
-	       "of %.0f ms, nothing pinned\n", o.reps, LAT_OPS,
+	       "of %.0f ms\n", o.reps, LAT_OPS,
 	       (double)(o.target_ns > MIN_WINDOW_NS ? o.target_ns : MIN_WINDOW_NS) / 1e6);
 	fflush(stdout);
 
 	nplaces = latency(&x, &o, kmemd, cpu, &res);
 	kmem_client_disconnect(x.c);
 	mag_run(&o, "mag-64", cpu[0], &res);
-	tput_run(&o, &res);
+	throughput(&o, kmemd, cpu, &res);
 	/* Last: a thread, once started, leaves glibc multi-threaded. */
 	mag_run(&o, "mag-64-mt", cpu[0], &res);
 	st = rpc_kmemd_stop();
@@ -881,7 +628,7 @@ int main(int argc, char **argv)
 	rpc_hugepages_release();
 
 	print_latency(&res, places, nplaces);
-	print_tput(&res);
+	rpc_tput_print(&res);
 	print_mag(&res);
 	print_targets(&res, places, nplaces);
 	printf("\n(whole run %.1f s)\n", (double)(bench_now_ns() - t_start) / 1e9);

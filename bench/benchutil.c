@@ -125,13 +125,14 @@ void bench_summarise(double *v, size_t n, double *median, double *min,
 	*median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static bool selected(const struct bench_opts *o, const struct bench_item *it)
+bool bench_selected(const struct bench_opts *o, const char *case_name,
+		    const char *impl)
 {
 	char key[128];
 
 	if (!o->filter)
 		return true;
-	snprintf(key, sizeof(key), "%s/%s", it->case_name, it->impl);
+	snprintf(key, sizeof(key), "%s/%s", case_name, impl);
 	return strstr(key, o->filter) != NULL;
 }
 
@@ -167,7 +168,7 @@ int bench_run_case(struct bench_results *r, const struct bench_opts *o,
 	if (!samples || !iters)
 		goto out;
 	for (size_t i = 0; i < n; i++)
-		if (selected(o, &items[i]))
+		if (bench_selected(o, items[i].case_name, items[i].impl))
 			iters[i] = calibrate(&items[i], o->target_ns);
 	for (int rep = 0; rep < o->reps; rep++) {
 		for (size_t k = 0; k < n; k++) {
@@ -216,6 +217,17 @@ int bench_results_add(struct bench_results *r, const char *case_name,
 	f->peer = peer;
 	bench_summarise(samples, n, &f->median, &f->min, &f->max);
 	return 0;
+}
+
+const struct bench_figure *bench_results_find(const struct bench_results *r,
+					      const char *case_name,
+					      const char *impl)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!strcmp(r->v[i].case_name, case_name) &&
+		    !strcmp(r->v[i].impl, impl))
+			return &r->v[i];
+	return NULL;
 }
 
 double bench_best_peer(const struct bench_results *r, const char *case_name)

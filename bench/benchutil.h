@@ -104,6 +104,22 @@ int bench_results_add(struct bench_results *r, const char *case_name,
 		      const char *impl, bool peer, double *samples, size_t n);
 
 /*
+ * bench_results_find - the figure of case_name and impl, or NULL when it
+ * was not measured (filtered out).
+ */
+const struct bench_figure *bench_results_find(const struct bench_results *r,
+					      const char *case_name,
+					      const char *impl);
+
+/*
+ * bench_selected - whether o->filter selects the figure of case_name and
+ * impl (its "case/impl" key contains the filter); true without a filter.
+ * For benchmarks that measure figures outside bench_run_case.
+ */
+bool bench_selected(const struct bench_opts *o, const char *case_name,
+		    const char *impl);
+
+/*
  * bench_best_peer - the lowest peer median of case_name, or 0 when the
  * case has no peer figure.
  */

@@ -49,15 +49,16 @@ void rpc_raw_flush(struct rpc_raw *r)
 	kmem_frame_buf_consume(&r->out, r->out.len);
 }
 
-Kmem__Response *rpc_raw_next(struct rpc_raw *r, size_t *flen)
+/* The next response already fed to the decoder, or NULL. */
+static Kmem__Response *raw_decode(struct rpc_raw *r, size_t *flen)
 {
 	Kmem__Response *resp;
 	const uint8_t *p;
 	size_t len;
-	int rc;
+	int rc = kmem_frame_decoder_next(&r->dec, &p, &len);
 
-	while ((rc = kmem_frame_decoder_next(&r->dec, &p, &len)) == 0)
-		kmem_frame_decoder_feed(&r->dec, r->rbuf, raw_read(r));
+	if (rc == 0)
+		return NULL;
 	if (rc < 0 || kmem_frame_unpack_response(p, len, NULL, &resp))
 		rpc_die("raw client: a bad frame from kmemd");
 	if (resp->status != KMEM__STATUS__STATUS_OK)
@@ -66,6 +67,25 @@ Kmem__Response *rpc_raw_next(struct rpc_raw *r, size_t *flen)
 	if (flen)
 		*flen = KMEM_FRAME_HDR + len;
 	return resp;
+}
+
+Kmem__Response *rpc_raw_next(struct rpc_raw *r, size_t *flen)
+{
+	Kmem__Response *resp;
+
+	while (!(resp = raw_decode(r, flen)))
+		rpc_raw_fill(r);
+	return resp;
+}
+
+void rpc_raw_fill(struct rpc_raw *r)
+{
+	kmem_frame_decoder_feed(&r->dec, r->rbuf, raw_read(r));
+}
+
+Kmem__Response *rpc_raw_take(struct rpc_raw *r)
+{
+	return raw_decode(r, NULL);
 }
 
 static void raw_pack(struct rpc_raw *r, Kmem__Request *q)
@@ -104,6 +124,30 @@ void rpc_raw_ping(struct rpc_raw *r)
 
 	q.body_case = KMEM__REQUEST__BODY_PING;
 	q.ping = &p;
+	raw_pack(r, &q);
+}
+
+void rpc_raw_alloc_batch(struct rpc_raw *r, uint64_t size, uint32_t count)
+{
+	Kmem__Request q = KMEM__REQUEST__INIT;
+	Kmem__AllocBatch a = KMEM__ALLOC_BATCH__INIT;
+
+	a.size = size;
+	a.count = count;
+	q.body_case = KMEM__REQUEST__BODY_ALLOC_BATCH;
+	q.alloc_batch = &a;
+	raw_pack(r, &q);
+}
+
+void rpc_raw_free_batch(struct rpc_raw *r, const uint64_t *ids, size_t n)
+{
+	Kmem__Request q = KMEM__REQUEST__INIT;
+	Kmem__FreeBatch f = KMEM__FREE_BATCH__INIT;
+
+	f.n_ids = n;
+	f.ids = (uint64_t *)ids;
+	q.body_case = KMEM__REQUEST__BODY_FREE_BATCH;
+	q.free_batch = &f;
 	raw_pack(r, &q);
 }
 

@@ -33,6 +33,11 @@ void rpc_raw_alloc(struct rpc_raw *r, uint64_t size);
 void rpc_raw_free(struct rpc_raw *r, uint64_t id);
 void rpc_raw_ping(struct rpc_raw *r);
 
+/* An AllocBatch of count objects of size bytes (default pool and flags),
+ * and a FreeBatch of n ids: as libkmem builds them without magazines. */
+void rpc_raw_alloc_batch(struct rpc_raw *r, uint64_t size, uint32_t count);
+void rpc_raw_free_batch(struct rpc_raw *r, const uint64_t *ids, size_t n);
+
 /* Write everything packed, in one write when the socket takes it. */
 void rpc_raw_flush(struct rpc_raw *r);
 
@@ -42,6 +47,15 @@ void rpc_raw_flush(struct rpc_raw *r);
  * bytes on the wire, header included.
  */
 Kmem__Response *rpc_raw_next(struct rpc_raw *r, size_t *flen);
+
+/*
+ * For a client with many requests in flight: rpc_raw_fill blocks in one
+ * read of whatever kmemd has sent, and rpc_raw_take returns the next
+ * response already read (status OK, as rpc_raw_next), or NULL when none
+ * is complete: the caller then flushes what it packed and fills again.
+ */
+void rpc_raw_fill(struct rpc_raw *r);
+Kmem__Response *rpc_raw_take(struct rpc_raw *r);
 
 /* Bytes of one request frame and of its response frame, headers included. */
 struct rpc_wire {

@@ -1,0 +1,41 @@
+/*
+ * rpc/tput.h - bench_daemon's throughput section: how many objects per
+ * second kmemd serves through batches, and how close pipelined single
+ * requests come to an echo server's messages per second, each at the
+ * placements of crowd.h, with 1, 2 and 8 client processes.
+ *
+ * Figures (benchutil records; repetitions interleaved, the slot that
+ * starts a round rotated each repetition):
+ *   case tput-<place>-c<N>, ns_per_op = wall-clock ns per object
+ *     (allocated and freed again) of all clients together:
+ *       kmem-batch64    libkmem, AllocBatch(64) then FreeBatch, one
+ *                       request in flight (libkmem cannot have more);
+ *       raw-batch64-w4  the same requests from a client speaking the
+ *                       wire protocol itself, 4 in flight (window.h);
+ *       kmem-single     libkmem Alloc + Free of one object (any only).
+ *   case pipe-<place>-c<N>-<op>, op ping or allocfree, ns_per_op = ns
+ *     per answer: impl echo (the pipelined echo server, pecho.h) and
+ *     kmemd (the raw client), the same window (64 in flight), the same
+ *     frame sizes, run back to back in each repetition; impl ratio
+ *     holds no ns but the repetition's kmemd / echo messages-per-second
+ *     ratio (median, min, max of those).
+ */
+#ifndef KMEM_BENCH_RPC_TPUT_H
+#define KMEM_BENCH_RPC_TPUT_H
+
+#include "../benchutil.h"
+#include "crowd.h"
+
+/* Measure every selected figure into r. */
+void rpc_tput_run(const struct rpc_crowd_env *env, const struct bench_opts *o,
+		  struct bench_results *r);
+
+/* The tables of what r holds of this section. */
+void rpc_tput_print(const struct bench_results *r);
+
+/* The issue's two throughput targets, one line each figure:
+ * >= 1,000,000 objects/s batched, and pipelined single requests at
+ * >= 60% of the echo's messages per second. */
+void rpc_tput_targets(const struct bench_results *r);
+
+#endif
