@@ -26,7 +26,10 @@
  *              (64 B), then closes.  to-gone = from just before
  *              kmem_client_disconnect() to the Stats reply (Prometheus
  *              text, polled by another connection) that shows the session
- *              and its leases gone.  Meanwhile a thread pings on its own
+ *              and its leases gone; to-session-gone, the session alone
+ *              (kmemd reclaims a big session's leases a slice per loop
+ *              turn after the session has gone; rpc/reclaim.h, which also
+ *              counts the slices).  Meanwhile a thread pings on its own
  *              connection without pause; ping-max during = the longest
  *              ping that overlapped [close, gone], against the longest
  *              ping of the 50 ms before the close (quiet).  kmemd has the
@@ -57,7 +60,7 @@
  *   ns per alloc+free pair); impl 1, 1k, 10k, 100k, 1M;
  *   leases-stats-daemon: a JSON Stats request, daemon-side, same impls;
  *   poolsize-af64, poolsize-af64k (+ -p99, -daemon); impl <size>/<page>;
- *   close-100k: impl to-gone, disconnect (the client call alone);
+ *   close-100k: impl to-gone, to-session-gone, disconnect (the call);
  *   close-100k-ping-max: impl quiet, during;
  *   stats-100k-100c: impl ping-rt, stats-rt, stats-daemon;
  *   start-<N>G-<page>: impl mmap-hugetlb, kmem-pool (ns per creation).
@@ -78,6 +81,7 @@
 #include "rpc/lat.h"
 #include "rpc/pinger.h"
 #include "rpc/proc.h"
+#include "rpc/reclaim.h"
 
 #define MiB (UINT64_C(1) << 20)
 #define GiB (UINT64_C(1) << 30)
@@ -86,7 +90,6 @@
 #define LAT_CHUNK 100
 #define DAEMON_OPS 1000		/* pairs per daemon-side sample */
 #define WARM_OPS 200
-#define BATCH_MAX 16384		/* the daemon's AllocBatch limit */
 #define HOLD_SIZE 64
 #define CLOSE_LEASES 100000
 #define NCACHES 100
@@ -133,15 +136,6 @@ static void add(struct bench_results *r, const char *c, const char *impl,
 {
 	if (bench_results_add(r, c, impl, peer, v, (size_t)n))
 		rpc_die("out of memory");
-}
-
-static const struct bench_figure *find(const struct bench_results *r,
-				       const char *c, const char *impl)
-{
-	for (size_t i = 0; i < r->n; i++)
-		if (!strcmp(r->v[i].case_name, c) && !strcmp(r->v[i].impl, impl))
-			return &r->v[i];
-	return NULL;
 }
 
 /*
@@ -237,22 +231,6 @@ static const struct {
 };
 #define NLEVELS (sizeof(levels) / sizeof(levels[0]))
 
-/* Take n more 64-byte leases on c, in batches. */
-static void hold(struct kmem_client *c, uint64_t n)
-{
-	static struct kmem_buf b[BATCH_MAX];
-
-	while (n) {
-		uint32_t k = n > BATCH_MAX ? BATCH_MAX : (uint32_t)n;
-		int rc = kmem_client_alloc_batch(c, NULL, HOLD_SIZE, 0, k, b);
-
-		if (rc)
-			rpc_die("AllocBatch of %u: %s: %s", k, kmem_strerror(rc),
-				kmem_client_error(c));
-		n -= k;
-	}
-}
-
 /* Daemon-side ns of a JSON Stats request: reps + 1 in a row. */
 static void stats_daemon(struct kmem_client *c, int reps, double *v, size_t *bytes)
 {
@@ -277,7 +255,7 @@ static void part_leases(struct kmem_client *meas, const struct bench_opts *o,
 	for (size_t l = 0; l < NLEVELS; l++) {
 		uint64_t t0 = bench_now_ns();
 
-		hold(holder, levels[l].n - held);
+		rpc_hold(holder, HOLD_SIZE, levels[l].n - held);
 		held = levels[l].n;
 		printf("  %7s leases held (built in %.0f ms)\n", levels[l].label,
 		       (double)(bench_now_ns() - t0) / 1e6);
@@ -288,65 +266,57 @@ static void part_leases(struct kmem_client *meas, const struct bench_opts *o,
 	}
 	/* One sample, for the record: closing the 1M-lease session. */
 	{
-		struct rpc_kstats k;
-		uint64_t t0 = bench_now_ns();
+		struct rpc_reclaim x;
 
-		kmem_client_disconnect(holder);
-		do
-			rpc_kstats_prom(meas, &k);
-		while (k.leases);
-		printf("  closing the 1M-lease session: %.1f ms to gone (one "
-		       "sample)\n", (double)(bench_now_ns() - t0) / 1e6);
+		rpc_reclaim_measure(meas, NULL, holder, held, 0, &x);
+		printf("  closing the 1M-lease session: %.1f ms to gone, the "
+		       "session gone after %.1f ms, %llu reclaim slices (one "
+		       "sample)\n", x.gone_ns / 1e6, x.session_ns / 1e6,
+		       (unsigned long long)x.slices);
 	}
 }
 
 /* ------------------------------------------------------------ close */
 
-/* One close of a CLOSE_LEASES-lease session; fills the four figures. */
+/* One close of a CLOSE_LEASES-lease session (rpc/reclaim.h). */
 static void close_rep(struct kmem_client *meas, struct rpc_pinger *p,
-		      double *gone, double *disc, double *quiet, double *during)
+		      struct rpc_reclaim *x)
 {
 	struct kmem_client *c = connect_as("bench-close");
-	struct rpc_kstats before, k;
-	uint64_t t0, t1, t_gone;
 
-	hold(c, CLOSE_LEASES);
-	rpc_kstats_prom(meas, &before);
-	rpc_pinger_go(p);
-	usleep(QUIET_NS / 1000);
-	t0 = bench_now_ns();
-	kmem_client_disconnect(c);
-	t1 = bench_now_ns();
-	do
-		rpc_kstats_prom(meas, &k);
-	while (k.sessions != before.sessions - 1 ||
-	       k.leases != before.leases - CLOSE_LEASES);
-	t_gone = bench_now_ns();
-	usleep(20000);
-	rpc_pinger_pause(p);
-	*gone = (double)(t_gone - t0);
-	*disc = (double)(t1 - t0);
-	*quiet = (double)rpc_pinger_max(p, t0 - QUIET_NS, t0, true);
-	*during = (double)rpc_pinger_max(p, t0, t_gone, false);
+	rpc_hold(c, HOLD_SIZE, CLOSE_LEASES);
+	rpc_reclaim_measure(meas, p, c, CLOSE_LEASES, QUIET_NS, x);
 }
 
 static void part_close(struct kmem_client *meas, const struct bench_opts *o,
 		       pid_t kmemd, const int cpu[2], struct bench_results *r)
 {
-	double gone[BENCH_MAX_REPS], disc[BENCH_MAX_REPS];
+	double gone[BENCH_MAX_REPS], disc[BENCH_MAX_REPS], sess[BENCH_MAX_REPS];
 	double quiet[BENCH_MAX_REPS], during[BENCH_MAX_REPS];
+	uint64_t slices = 0;
 	struct rpc_pinger *p;
 
 	/* The daemon gets a CPU of its own, the clients share the other. */
 	if (cpu[1] >= 0)
 		rpc_pin(kmemd, cpu[1]);
 	p = rpc_pinger_start();
-	for (int rep = 0; rep < o->reps; rep++)
-		close_rep(meas, p, &gone[rep], &disc[rep], &quiet[rep],
-			  &during[rep]);
+	for (int rep = 0; rep < o->reps; rep++) {
+		struct rpc_reclaim x;
+
+		close_rep(meas, p, &x);
+		gone[rep] = x.gone_ns;
+		disc[rep] = x.disconnect_ns;
+		sess[rep] = x.session_ns;
+		quiet[rep] = x.quiet_ns;
+		during[rep] = x.during_ns;
+		slices += x.slices;
+	}
 	rpc_pinger_stop(p);
 	rpc_pin(kmemd, cpu[0]);
+	printf("  close: %.1f reclaim slices per close of %d leases (mean)\n",
+	       (double)slices / o->reps, CLOSE_LEASES);
 	add(r, "close-100k", "to-gone", false, gone, o->reps);
+	add(r, "close-100k", "to-session-gone", false, sess, o->reps);
 	add(r, "close-100k", "disconnect", false, disc, o->reps);
 	add(r, "close-100k-ping-max", "quiet", true, quiet, o->reps);
 	add(r, "close-100k-ping-max", "during", false, during, o->reps);
@@ -578,10 +548,10 @@ static void print_af(const struct bench_results *r, const char *prefix)
 			if (!base || strcmp(base->case_name, c))
 				base = f;
 			snprintf(cc, sizeof(cc), "%s-p99", c);
-			p = find(r, cc, f->impl);
+			p = bench_results_find(r, cc, f->impl);
 			snprintf(cc, sizeof(cc), "%s-daemon", c);
-			d = find(r, cc, f->impl);
-			bd = find(r, cc, base->impl);
+			d = bench_results_find(r, cc, f->impl);
+			bd = bench_results_find(r, cc, base->impl);
 			printf("%-9s", f->impl);
 			print_us(f, 1e3);
 			printf(" %6.2f", f->median / base->median);
@@ -631,14 +601,14 @@ static void print_targets(const struct bench_results *r)
 	target_flat(r, "leases-af64k");
 	target_flat(r, "poolsize-af64");
 	target_flat(r, "poolsize-af64k");
-	if ((f = find(r, "close-100k", "to-gone")))
+	if ((f = bench_results_find(r, "close-100k", "to-gone")))
 		printf("  close 100k leases, to gone %7.2f ms (< 50): %s\n",
 		       f->median / 1e6, f->max < 50e6 ? "met (max too)" :
 		       f->median < 50e6 ? "met (median; max over)" : "MISSED");
-	if ((f = find(r, "close-100k-ping-max", "during")))
+	if ((f = bench_results_find(r, "close-100k-ping-max", "during")))
 		printf("  close 100k leases, others' ping max %7.2f ms (< 5): %s\n",
 		       f->median / 1e6, f->median < 5e6 ? "met" : "MISSED");
-	if ((f = find(r, "stats-100k-100c", "stats-daemon")))
+	if ((f = bench_results_find(r, "stats-100k-100c", "stats-daemon")))
 		printf("  stats, 100k leases + 100 caches, daemon-side %7.2f ms "
 		       "(< 10): %s\n", f->median / 1e6,
 		       f->median < 10e6 ? "met" : "MISSED");
@@ -648,7 +618,7 @@ static void print_targets(const struct bench_results *r)
 
 		if (strncmp(g->case_name, "start-", 6) || strcmp(g->impl, "kmem-pool"))
 			continue;
-		m = find(r, g->case_name, "mmap-hugetlb");
+		m = bench_results_find(r, g->case_name, "mmap-hugetlb");
 		n = (unsigned)atoi(g->case_name + 6);
 		printf("  %-14s kmem-pool %5.2f GiB/s, mmap %5.2f GiB/s, ratio "
 		       "%4.2f (<= 1.2): %s\n", g->case_name, n / (g->median / 1e9),

@@ -1,0 +1,81 @@
+/*
+ * rpc/reclaim.c - a session's end timed from outside (see reclaim.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../benchutil.h"
+#include "kstats.h"
+#include "proc.h"
+#include "reclaim.h"
+
+#define BATCH_MAX 16384
+
+void rpc_hold(struct kmem_client *c, uint64_t size, uint64_t n)
+{
+	static struct kmem_buf b[BATCH_MAX];
+
+	while (n) {
+		uint32_t k = n > BATCH_MAX ? BATCH_MAX : (uint32_t)n;
+		int rc = kmem_client_alloc_batch(c, NULL, size, 0, k, b);
+
+		if (rc)
+			rpc_die("AllocBatch of %u: %s: %s", k, kmem_strerror(rc),
+				kmem_client_error(c));
+		n -= k;
+	}
+}
+
+/* daemon.reclaim_slices from the JSON stats, 0 when there is none. */
+static uint64_t slices(struct kmem_client *c)
+{
+	char *text = NULL, *p;
+	uint64_t v = 0;
+	int rc = kmem_client_stats(c, false, &text);
+
+	if (rc)
+		rpc_die("Stats: %s: %s", kmem_strerror(rc), kmem_client_error(c));
+	p = strstr(text, "\"reclaim_slices\"");
+	if (p && (p = strchr(p, ':')))
+		v = strtoull(p + 1, NULL, 10);
+	free(text);
+	return v;
+}
+
+void rpc_reclaim_measure(struct kmem_client *meas, struct rpc_pinger *p,
+			 struct kmem_client *c, uint64_t n, uint64_t quiet_ns,
+			 struct rpc_reclaim *out)
+{
+	struct rpc_kstats before, k;
+	uint64_t s0 = slices(meas), t0, t1, t_session = 0, t_gone;
+
+	rpc_kstats_prom(meas, &before);
+	if (p) {
+		rpc_pinger_go(p);
+		usleep((useconds_t)(quiet_ns / 1000));
+	}
+	t0 = bench_now_ns();
+	kmem_client_disconnect(c);
+	t1 = bench_now_ns();
+	for (;;) {
+		rpc_kstats_prom(meas, &k);
+		if (!t_session && k.sessions == before.sessions - 1)
+			t_session = bench_now_ns();
+		if (t_session && k.leases == before.leases - n)
+			break;
+	}
+	t_gone = bench_now_ns();
+	if (p) {
+		usleep(20000);
+		rpc_pinger_pause(p);
+		out->quiet_ns = (double)rpc_pinger_max(p, t0 - quiet_ns, t0, true);
+		out->during_ns = (double)rpc_pinger_max(p, t0, t_gone, false);
+	} else {
+		out->quiet_ns = out->during_ns = 0;
+	}
+	out->disconnect_ns = (double)(t1 - t0);
+	out->session_ns = (double)(t_session - t0);
+	out->gone_ns = (double)(t_gone - t0);
+	out->slices = slices(meas) - s0;
+}
