@@ -56,4 +56,33 @@ int kmem__backing_build(struct kmem_backing *b);
 int kmem__backing_find_run(const struct kmem_backing *b, uint64_t n,
 			   uint64_t *first, uint64_t *largest);
 
+/* ------------------------------------------ backing.c <-> backing_adopt.c */
+
+/* The seals an memfd of ours carries (F_SEAL_*, <fcntl.h>). */
+#define KMEM_BACKING_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+/* Write a message to msg (if any) and return code. */
+int kmem__backing_say(char *msg, size_t len, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* A failed system call (what, errno err) as an error code and message. */
+int kmem__backing_sys_fail(const char *what, int err, char *msg, size_t len);
+
+/* 0 when need more hugepages of size ps can be had (*avail: how many),
+ * else KMEM_ENOHUGE with the numbers in msg. */
+int kmem__backing_pool_check(uint64_t ps, uint64_t need, uint64_t *avail,
+			     char *msg, size_t len);
+
+void kmem__backing_set_page_size(struct kmem_backing *b, uint64_t ps);
+
+/* The error for a fallocate of n pages that failed with errno err. */
+int kmem__backing_fallocate_fail(const struct kmem_backing *b, uint64_t n,
+				 int err, char *msg, size_t len);
+
+/* Reserve by adopting params.adopt_fd (backing_adopt.c): b->fd is a
+ * duplicate of it on success; nothing is left open on failure. */
+int kmem__backing_reserve_adopted(struct kmem_backing *b,
+				  const struct kmem_backing_params *p,
+				  char *msg, size_t len);
+
 #endif
