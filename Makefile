@@ -306,6 +306,23 @@ $(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(BUILD)/tests/uni
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs cmocka inih) $(LDLIBS)
 $(BUILD)/tests/unit/test_config.o: CPPFLAGS += -Idaemon
 
+# The request arena's test links it alone; the steady-state allocation
+# test runs a kmemd inside its own process (the daemon less main.c) and
+# counts the heap allocations its loop makes, telling the engine's own
+# (lib/meta.c's kmem__malloc and friends, wrapped) from the daemon's.
+$(BUILD)/tests/test_arena: $(BUILD)/tests/unit/test_arena.o $(BUILD)/tests/unit/testutil.o \
+		$(BUILD)/daemon/arena.o $(PROTO_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs cmocka) $(PROTO_LIBS) $(LDLIBS)
+$(BUILD)/tests/test_dispatch_heap: $(BUILD)/tests/unit/test_dispatch_heap.o \
+		$(BUILD)/tests/unit/testutil.o $(filter-out %/main.o,$(DAEMON_OBJ)) \
+		$(PROTO_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -Wl,--wrap=kmem__malloc,--wrap=kmem__calloc,--wrap=kmem__realloc \
+	  -o $@ $^ $(shell pkg-config --libs cmocka) $(DAEMON_LIBS) $(LDLIBS)
+$(BUILD)/tests/unit/test_arena.o $(BUILD)/tests/unit/test_dispatch_heap.o: CPPFLAGS += -Idaemon
+$(BUILD)/tests/unit/test_arena.o $(BUILD)/tests/unit/test_dispatch_heap.o: | $(PROTO_GEN_H)
+
 $(BUILD)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -DKMEM_FAULT_INJECT $(CFLAGS) \
