@@ -16,6 +16,19 @@
  * sendmsg() on the socket while nothing else is queued on it (Hello is the
  * first request of a session, so that always holds); a short send queues
  * the rest through libuv as usual.
+ *
+ * Buffers.  The steady state allocates nothing: every session reads into
+ * the daemon's one read buffer, requests are unpacked into dispatch.c's
+ * arena, and replies are packed into the session's output buffer, which
+ * is kept.  The two slower paths recycle what they use: requests held
+ * back for fairness or back-pressure are copied into a backlog buffer of
+ * the read buffer's size (the unhandled rest of a read never exceeds it),
+ * which is memmoved in place on the next hold and kept as a spare once
+ * drained; a write that the socket cannot take at once hands the output
+ * buffer to libuv with a write request, and both come back as spares when
+ * it completes.  Spares are file-static (one loop thread, one daemon per
+ * process) and bounded: SPARES of each, output buffers up to
+ * SPARE_OUT_MAX bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,14 +52,95 @@ struct wreq {
 	uv_write_t req;
 	struct session *s;
 	uint8_t *data;
-	size_t len;
+	size_t len, cap;
+	struct wreq *next;		/* on the spare list */
 };
+
+#define SPARES 8
+#define SPARE_OUT_MAX ((size_t)1 << 20)
+
+static struct {
+	struct wreq *wreqs;		/* write requests, linked by next */
+	size_t nwreqs;
+	uint8_t *backlogs[SPARES];	/* BACKLOG_CAP bytes each */
+	size_t nbacklogs;
+	struct {
+		uint8_t *data;
+		size_t cap;
+	} outs[SPARES];			/* output buffers */
+	size_t nouts;
+} spare;
+
+/* Every backlog buffer holds what one read can leave unhandled. */
+#define BACKLOG_CAP sizeof(((struct kmemd *)0)->readbuf)
 
 static void on_close(uv_handle_t *h);
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 static void process(struct session *s);
 static void settle(struct session *s);
+
+/* ------------------------------------------------------------ spares */
+
+static struct wreq *wreq_get(void)
+{
+	struct wreq *w = spare.wreqs;
+
+	if (!w)
+		return malloc(sizeof(*w));
+	spare.wreqs = w->next;
+	spare.nwreqs--;
+	return w;
+}
+
+static void wreq_put(struct wreq *w)
+{
+	if (spare.nwreqs == SPARES) {
+		free(w);
+		return;
+	}
+	w->next = spare.wreqs;
+	spare.wreqs = w;
+	spare.nwreqs++;
+}
+
+/* A fresh output buffer for s (whose data was handed to a write). */
+static void out_get(struct session *s)
+{
+	s->out.data = NULL;
+	s->out.len = s->out.cap = 0;
+	if (spare.nouts) {
+		spare.nouts--;
+		s->out.data = spare.outs[spare.nouts].data;
+		s->out.cap = spare.outs[spare.nouts].cap;
+	}
+}
+
+static void out_put(uint8_t *data, size_t cap)
+{
+	if (!data || cap > SPARE_OUT_MAX || spare.nouts == SPARES) {
+		free(data);
+		return;
+	}
+	spare.outs[spare.nouts].data = data;
+	spare.outs[spare.nouts].cap = cap;
+	spare.nouts++;
+}
+
+static uint8_t *backlog_get(void)
+{
+	if (spare.nbacklogs)
+		return spare.backlogs[--spare.nbacklogs];
+	return malloc(BACKLOG_CAP);
+}
+
+static void backlog_put(uint8_t *b)
+{
+	if (b && spare.nbacklogs < SPARES)
+		spare.backlogs[spare.nbacklogs++] = b;
+	else
+		free(b);
+}
 
 /* ------------------------------------------------------------ output */
 
@@ -57,8 +151,8 @@ static void on_write(uv_write_t *req, int status)
 
 	s->inflight -= w->len;
 	s->d->unsent -= w->len;
-	free(w->data);
-	free(w);
+	out_put(w->data, w->cap);
+	wreq_put(w);
 	if (s->closing)
 		return;
 	if (status < 0) {
@@ -115,25 +209,25 @@ void session_flush(struct session *s)
 		if (s->out.len == 0)
 			return;
 	}
-	w = malloc(sizeof(*w));
+	w = wreq_get();
 	if (!w) {
 		session_close(s, "out of memory");
 		return;
 	}
-	/* Hand the buffer to the write; the session starts a new one. */
+	/* Hand the buffer to the write; the session takes a spare one. */
 	w->s = s;
 	w->data = s->out.data;
 	w->len = s->out.len;
-	s->out.data = NULL;
-	s->out.len = s->out.cap = 0;
+	w->cap = s->out.cap;
+	out_get(s);
 	buf = uv_buf_init((char *)w->data, (unsigned)w->len);
 	s->inflight += w->len;
 	s->d->unsent += w->len;
 	if (uv_write(&w->req, (uv_stream_t *)&s->pipe, &buf, 1, on_write) < 0) {
 		s->inflight -= w->len;
 		s->d->unsent -= w->len;
-		free(w->data);
-		free(w);
+		out_put(w->data, w->cap);
+		wreq_put(w);
 		session_close(s, "write failed");
 	}
 }
@@ -227,21 +321,35 @@ static bool over_limit(const struct session *s)
 	return mine > lim || (mine && s->d->unsent + s->out.len > 4 * lim);
 }
 
-/* Keep the unhandled rest of the current chunk for later. */
+/*
+ * Keep the unhandled rest of the current chunk for later: in place when
+ * the chunk is the backlog itself, else in a backlog buffer.
+ */
 static void hold_back(struct session *s)
 {
 	const uint8_t *p;
 	size_t n = kmem_frame_decoder_unread(&s->dec, &p);
-	uint8_t *copy = n ? malloc(n) : NULL;
+	uint8_t *b = s->backlog;
 
-	if (n && !copy) {
-		session_close(s, "out of memory");
+	if (n == 0) {
+		backlog_put(b);
+		s->backlog = NULL;
+		s->backlog_len = 0;
 		return;
 	}
-	if (n)
-		memcpy(copy, p, n);
-	free(s->backlog);
-	s->backlog = copy;
+	if (!b || p < b || p >= b + s->backlog_len) {
+		/* From the read buffer: the backlog, if any, was used up. */
+		backlog_put(b);
+		s->backlog = NULL;
+		s->backlog_len = 0;
+		b = backlog_get();
+		if (!b) {
+			session_close(s, "out of memory");
+			return;
+		}
+	}
+	memmove(b, p, n);
+	s->backlog = b;
 	s->backlog_len = n;
 }
 
@@ -315,7 +423,7 @@ static void process(struct session *s)
 	}
 	if (!held && s->backlog && !s->closing) {
 		/* Consumed to the end (a partial frame was copied). */
-		free(s->backlog);
+		backlog_put(s->backlog);
 		s->backlog = NULL;
 		s->backlog_len = 0;
 	}
@@ -437,8 +545,10 @@ static void on_timer_close(uv_handle_t *h)
 {
 	struct session *s = h->data;
 
-	free(s->backlog);
+	backlog_put(s->backlog);
 	kmem_frame_decoder_fini(&s->dec);
+	out_put(s->out.data, s->out.cap);
+	s->out.data = NULL;
 	kmem_frame_buf_fini(&s->out);
 	free(s);
 }

@@ -49,6 +49,7 @@
 #define WARM 200		/* rounds before counting */
 #define ROUNDS 500		/* counted rounds */
 #define BATCH 64
+#define DEPTH_MAX 256		/* requests in one write */
 #define SLAB_MIN_OBJS 16	/* objects of <= 256 bytes in a 4 KiB slab */
 #define BALLAST 96		/* leases held through the batch tests */
 
@@ -400,10 +401,12 @@ static const char *kind_name[] = {
 	"Lookup/Detach", "Stats",
 };
 
+static size_t ping_len = 32;	/* bytes of a Ping's payload */
+
 static size_t round_of(enum kind k, size_t depth)
 {
-	Kmem__Request q[BATCH];
-	Kmem__Response *r[BATCH];
+	Kmem__Request q[DEPTH_MAX];
+	Kmem__Response *r[DEPTH_MAX];
 	union {
 		Kmem__Ping ping;
 		Kmem__Alloc alloc;
@@ -415,17 +418,17 @@ static size_t round_of(enum kind k, size_t depth)
 		Kmem__FreeBatch free_batch;
 		Kmem__CacheFree cache_free;
 		Kmem__Detach detach;
-	} b[BATCH];
-	static uint8_t payload[32];
+	} b[DEPTH_MAX];
+	static uint8_t payload[4096];
 
-	assert_true(depth <= BATCH);
+	assert_true(depth <= DEPTH_MAX && ping_len <= sizeof(payload));
 	for (size_t i = 0; i < depth; i++) {
 		kmem__request__init(&q[i]);
 		switch (k) {
 		case PING:
 			kmem__ping__init(&b[i].ping);
 			b[i].ping.payload.data = payload;
-			b[i].ping.payload.len = sizeof(payload);
+			b[i].ping.payload.len = ping_len;
 			q[i].body_case = KMEM__REQUEST__BODY_PING;
 			q[i].ping = &b[i].ping;
 			break;
@@ -513,7 +516,7 @@ static size_t round_of(enum kind k, size_t depth)
 		queue(&q[i]);
 	}
 	{
-		Kmem__Response *r2[BATCH];
+		Kmem__Response *r2[DEPTH_MAX];
 
 		exchange(r2, depth);
 		for (size_t i = 0; i < depth; i++) {
@@ -688,6 +691,71 @@ static void test_dispatch_heap_big_request(void **state)
 	steady(ALLOC_SMALL, 16);
 }
 
+/*
+ * More requests in one write than a session handles in a loop turn
+ * (server.c's TURN_FRAMES, 64): the rest is held back in a backlog
+ * buffer and handled on the next turns; the buffer is recycled.
+ */
+static void test_dispatch_heap_held_back(void **state)
+{
+	(void)state;
+	steady(PING, 200);
+	ping_len = 512;		/* 64 KiB at once: a full read buffer */
+	steady(PING, DEPTH_MAX);
+	ping_len = 32;
+}
+
+/*
+ * A reader slower than the replies: with the daemon's socket send buffer
+ * at its minimum, 64 replies of 1 KiB do not fit, so the rest goes out
+ * through a libuv write that owns the output buffer; the write request
+ * and the buffer are recycled.
+ */
+static void test_dispatch_heap_slow_reader(void **state)
+{
+	int small = 4096, saved;
+	socklen_t len = sizeof(saved);
+	uv_os_fd_t fd;
+
+	(void)state;
+	assert_non_null(d.sessions);
+	assert_int_equal(uv_fileno((uv_handle_t *)&d.sessions->pipe, &fd), 0);
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &saved, &len), 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small,
+				    sizeof(small)), 0);
+	ping_len = 1024;
+	steady(PING, BATCH);
+	/* That was the slow path: a round leaves replies in flight. */
+	{
+		Kmem__Request q[BATCH];
+		Kmem__Ping pg[BATCH];
+		Kmem__Response *r[BATCH];
+		static uint8_t payload[1024];
+
+		for (size_t i = 0; i < BATCH; i++) {
+			kmem__request__init(&q[i]);
+			kmem__ping__init(&pg[i]);
+			pg[i].payload.data = payload;
+			pg[i].payload.len = sizeof(payload);
+			q[i].body_case = KMEM__REQUEST__BODY_PING;
+			q[i].ping = &pg[i];
+			queue(&q[i]);
+		}
+		assert_int_equal(send(sock, out.data, out.len, 0), (ssize_t)out.len);
+		out.len = 0;
+		run_daemon();
+		assert_true(d.unsent > 0);
+		exchange(r, BATCH);
+		for (size_t i = 0; i < BATCH; i++)
+			kmem_frame_free_response(r[i], NULL);
+	}
+	ping_len = 32;
+	/* The kernel reports twice what was set. */
+	saved /= 2;
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &saved,
+				    sizeof(saved)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -699,6 +767,8 @@ int main(void)
 		cmocka_unit_test(test_dispatch_heap_lookup),
 		cmocka_unit_test(test_dispatch_heap_stats_allocates),
 		cmocka_unit_test(test_dispatch_heap_big_request),
+		cmocka_unit_test(test_dispatch_heap_held_back),
+		cmocka_unit_test(test_dispatch_heap_slow_reader),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
