@@ -32,18 +32,20 @@
  *
  * Throughput (bench/rpc/tput.h says exactly what; crowd.h how).  1, 2
  * and 8 client processes, each with its own connection, start together
- * and loop for the window (--target-ms, at least 200 ms), at three
+ * and loop for the window (--target-ms, at least 150 ms), at three
  * placements (any: nothing pinned; same: everything on one CPU; split:
  * clients on one CPU, the server on the other):
  *   kmem-batch64    libkmem AllocBatch(64 x 64 B) + FreeBatch, one in
  *                   flight;
- *   raw-batch64-w4  the same requests from a client speaking the wire
- *                   protocol itself (proto/frame.h, no libkmem), four in
+ *   raw-batch64-w8  the same requests from a client speaking the wire
+ *                   protocol itself (proto/frame.h, no libkmem), eight in
  *                   flight: libkmem has no call that pipelines batches;
- *   kmem-single     libkmem Alloc + Free of one 64 B object;
- * and, against a pipelined echo server of the same frame sizes measured
- * in the same repetition, 64 single requests in flight per client (Ping;
- * Alloc then Free of 64 B), with the messages-per-second ratio.
+ *   kmem-single     libkmem Alloc + Free of one 64 B object (any only);
+ * and, same and split only, 64 single requests in flight per client
+ * (Ping; Alloc then Free of 64 B) against a pipelined echo server of the
+ * same frame sizes measured in the same repetition, with the
+ * messages-per-second ratio.  Each figure comes with the CPU time per
+ * unit of the server and of the clients.
  *
  * The connections above opt out of libkmem's magazines
  * (KMEM_CONNECT_NO_MAGAZINES), so every operation there is a request.
@@ -67,7 +69,8 @@
  * median (or p99) in ns.  Throughput records: case "tput-<place>-c<N>"
  * (ns per object of all clients together: objects/s = 1e9 / ns_per_op,
  * min and max likewise inverted) and "pipe-<place>-c<N>-<op>" (ns per
- * answer; impl "ratio" holds the kmemd/echo ratio itself).
+ * answer; impl "ratio" holds the kmemd/echo ratio itself), each impl
+ * with <impl>-srv-cpu and <impl>-cli-cpu (CPU ns per unit).
  *
  * The helpers in bench/rpc/ run the processes (proc.c: kmemd, hugepages,
  * pinning), the raw ends of the sockets (wire.c: the protocol client,
@@ -98,7 +101,7 @@
 #define WARM_OPS 300		/* untimed, per item, at each placement */
 #define ALLOC_SIZE 4096
 #define OBJ_SIZE 64
-#define MIN_WINDOW_NS 200000000u
+#define MIN_WINDOW_NS 150000000u
 #define PROBE_SEQ 20000		/* a seq as long on the wire as libkmem's */
 
 static const char usage[] =
@@ -106,7 +109,9 @@ static const char usage[] =
 "  --kmemd PATH  the daemon binary (default $KMEMD_BIN, else ../kmemd)\n"
 "  --cpu N       the client's CPU in the latency placements (default: the\n"
 "                first allowed); the other placement uses the next one\n"
-"  --target-ms   throughput window per repetition (at least 250 ms)\n";
+"  --target-ms   throughput window per repetition (at least 150 ms)\n"
+"  --filter STR  only the figures whose case/impl holds STR: tput-, pipe-,\n"
+"                -c8, mag, ... (the cases of daemon.json)\n";
 
 /* Every connection but the magazine case's: one request per operation. */
 static const struct kmem_connect_opts no_mags = {

@@ -7,7 +7,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../benchutil.h"
@@ -26,7 +28,18 @@ struct crowd_shm {
 	uint64_t t_end;
 	uint64_t count[RPC_CROWD_MAX];
 	uint64_t end_ns[RPC_CROWD_MAX];
+	uint64_t cpu_ns[RPC_CROWD_MAX];	/* the client's, over its loop */
 };
+
+/* CPU time of clock clk in ns (a process's or this thread's). */
+static uint64_t cpu_now(clockid_t clk)
+{
+	struct timespec ts;
+
+	if (clock_gettime(clk, &ts))
+		rpc_die("clock_gettime(cpu clock): %s", strerror(errno));
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static uint64_t loop_batch(struct kmem_client *c, uint64_t size, uint64_t t_end)
 {
@@ -70,10 +83,12 @@ static bool is_echo(enum rpc_crowd_mode m)
 }
 
 /* Run j's loop until t_end on a connection of its kind; the units done.
- * echo is the echo server connection (echo modes). */
+ * echo is the echo server connection (echo modes); *cpu0 gets the
+ * thread's CPU time at the start. */
 static uint64_t run_loop(const struct rpc_crowd_env *env,
 			 const struct rpc_crowd_job *j, int echo,
-			 int ready, int go, volatile uint64_t *t_end)
+			 int ready, int go, volatile uint64_t *t_end,
+			 uint64_t *cpu0)
 {
 	struct kmem_client *c = NULL;
 	struct rpc_raw *r = NULL;
@@ -87,6 +102,7 @@ static uint64_t run_loop(const struct rpc_crowd_env *env,
 	rpc_write_all(ready, "r", 1);
 	if (read(go, &ch, 1) != 0)
 		rpc_die("bad go signal");
+	*cpu0 = cpu_now(CLOCK_THREAD_CPUTIME_ID);
 	switch (j->mode) {
 	case RPC_CM_KMEM_BATCH:
 		n = loop_batch(c, env->obj_size, *t_end);
@@ -119,7 +135,7 @@ static _Noreturn void client_main(const struct rpc_crowd_env *env,
 				  struct crowd_shm *sh, const int *echo,
 				  int ready, int go)
 {
-	uint64_t n;
+	uint64_t n, cpu;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	rpc_pin(0, j->place == RPC_PLACE_ANY ? -1 : env->cpu[0]);
@@ -127,9 +143,10 @@ static _Noreturn void client_main(const struct rpc_crowd_env *env,
 		if (i != idx)
 			close(echo[i]);
 	n = run_loop(env, j, is_echo(j->mode) ? echo[idx] : -1, ready, go,
-		     &sh->t_end);
+		     &sh->t_end, &cpu);
 	sh->end_ns[idx] = bench_now_ns();
 	sh->count[idx] = n;
+	sh->cpu_ns[idx] = cpu_now(CLOCK_THREAD_CPUTIME_ID) - cpu;
 	_exit(0);
 }
 
@@ -179,12 +196,26 @@ static pid_t start(const struct rpc_crowd_env *env, const struct rpc_crowd_job *
 	return server;
 }
 
-double rpc_crowd_rep(const struct rpc_crowd_env *env,
-		     const struct rpc_crowd_job *j)
+/* ns of CPU, user and kernel, of a child that has exited (wait4). */
+static uint64_t reap_cpu(pid_t pid)
+{
+	struct rusage ru;
+	int st;
+
+	if (wait4(pid, &st, 0, &ru) != pid)
+		rpc_die("wait4: %s", strerror(errno));
+	return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) *
+	       1000000000u + ((uint64_t)ru.ru_utime.tv_usec +
+			      (uint64_t)ru.ru_stime.tv_usec) * 1000u;
+}
+
+void rpc_crowd_rep(const struct rpc_crowd_env *env,
+		   const struct rpc_crowd_job *j, struct rpc_crowd_result *out)
 {
 	static struct crowd_shm *sh;
 	pid_t pids[RPC_CROWD_MAX], server;
-	uint64_t t0, total = 0, end = 0;
+	uint64_t t0, total = 0, end = 0, srv = 0, cli = 0;
+	clockid_t kclk;
 	int ready[2], go[2], st;
 
 	if (j->nclients < 1 || j->nclients > RPC_CROWD_MAX)
@@ -195,9 +226,13 @@ double rpc_crowd_rep(const struct rpc_crowd_env *env,
 		if (sh == MAP_FAILED)
 			rpc_die("mmap: %s", strerror(errno));
 	}
+	if (clock_getcpuclockid(env->kmemd, &kclk))
+		rpc_die("no CPU clock for kmemd");
 	memset(sh, 0, sizeof(*sh));
 	sh->t_end = UINT64_MAX;
 	server = start(env, j, sh, pids, ready, go);
+	if (!server)
+		srv = cpu_now(kclk);
 	t0 = bench_now_ns();
 	sh->t_end = t0 + env->window_ns;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -207,15 +242,22 @@ double rpc_crowd_rep(const struct rpc_crowd_env *env,
 		    WEXITSTATUS(st))
 			rpc_die("a client failed");
 		total += sh->count[i];
+		cli += sh->cpu_ns[i];
 		if (sh->end_ns[i] > end)
 			end = sh->end_ns[i];
 	}
 	close(ready[0]);
 	if (server) {
-		waitpid(server, NULL, 0);
+		/* Its whole life: set-up and the last answers are tiny. */
+		srv = reap_cpu(server);
 		rpc_track_child(0);
 	} else {
+		srv = cpu_now(kclk) - srv;
 		rpc_pin(env->kmemd, -1);
 	}
-	return total ? (double)(end - t0) / (double)total : 0;
+	if (!total)
+		rpc_die("a repetition did nothing");
+	out->ns = (double)(end - t0) / (double)total;
+	out->srv_cpu = (double)srv / (double)total;
+	out->cli_cpu = (double)cli / (double)total;
 }

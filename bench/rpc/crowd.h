@@ -60,12 +60,22 @@ struct rpc_crowd_job {
 #define RPC_CROWD_MAX 16
 
 /*
- * rpc_crowd_rep - one repetition of j; returns wall-clock ns per unit of
- * all clients together (units per second = 1e9 / it).  Connections made
+ * What a repetition measured, per unit of all clients together: the
+ * wall-clock ns (units per second = 1e9 / ns) and the CPU time, user and
+ * kernel, of the server (kmemd's, or the echo server's) and of the
+ * clients together.  The CPU times say where the time went whatever the
+ * placement: with everything on one CPU, ns = srv_cpu + cli_cpu + idle.
+ */
+struct rpc_crowd_result {
+	double ns, srv_cpu, cli_cpu;
+};
+
+/*
+ * rpc_crowd_rep - one repetition of j into *out.  Connections made
  * through libkmem opt out of its magazines, so every operation is a
  * request.  Dies when a client fails.
  */
-double rpc_crowd_rep(const struct rpc_crowd_env *env,
-		     const struct rpc_crowd_job *j);
+void rpc_crowd_rep(const struct rpc_crowd_env *env,
+		   const struct rpc_crowd_job *j, struct rpc_crowd_result *out);
 
 #endif

@@ -8,7 +8,7 @@
 #include "proc.h"
 #include "tput.h"
 
-#define BATCH_WINDOW 4		/* AllocBatch/FreeBatch in flight (raw) */
+#define BATCH_WINDOW 8		/* AllocBatch/FreeBatch in flight (raw) */
 #define PIPE_WINDOW 64		/* single requests in flight (raw, echo) */
 #define TARGET_OBJS 1000000.0	/* objects per second, batched */
 #define TARGET_RATIO 0.60	/* kmemd / echo messages per second */
@@ -22,13 +22,14 @@ struct tjob {
 	unsigned depth;
 };
 
+/* The batch table's columns: the two batched modes, then kmem-single. */
 static const struct tjob batch_jobs[] = {
 	{ "kmem-batch64", RPC_CM_KMEM_BATCH, 1 },
-	{ "raw-batch64-w4", RPC_CM_RAW_BATCH, BATCH_WINDOW },
+	{ "raw-batch64-w8", RPC_CM_RAW_BATCH, BATCH_WINDOW },
+	{ "kmem-single", RPC_CM_KMEM_SINGLE, 1 },
 };
-#define NBATCH (sizeof(batch_jobs) / sizeof(batch_jobs[0]))
-
-static const struct tjob single_job = { "kmem-single", RPC_CM_KMEM_SINGLE, 1 };
+#define NBATCH 2		/* of them batched */
+#define NCOLS (sizeof(batch_jobs) / sizeof(batch_jobs[0]))
 
 /* Pairs measured back to back: the echo floor, then kmemd. */
 static const struct {
@@ -42,10 +43,9 @@ static const struct {
 };
 #define NPIPE (sizeof(pipe_ops) / sizeof(pipe_ops[0]))
 
-static const enum rpc_place batch_places[] = {
-	RPC_PLACE_ANY, RPC_PLACE_SAME, RPC_PLACE_SPLIT,
-};
-static const enum rpc_place pipe_places[] = { RPC_PLACE_ANY, RPC_PLACE_SPLIT };
+/* Where each kind runs (kmem-single only unpinned: it is slow anyway). */
+static const bool batch_at[RPC_NPLACES] = { true, true, true };
+static const bool pipe_at[RPC_NPLACES] = { false, true, true };
 
 /*
  * What one round of a repetition runs: one figure, or a pair (echo,
@@ -56,7 +56,7 @@ struct slot {
 	const char *impl[2];
 	struct rpc_crowd_job job[2];
 	int n;
-	double s[2][BENCH_MAX_REPS];
+	double s[2][3][BENCH_MAX_REPS];	/* [job][ns, srv, cli][rep] */
 };
 
 #define MAX_SLOTS 64
@@ -92,32 +92,52 @@ static size_t make_slots(const struct rpc_crowd_env *env,
 	size_t n = 0;
 	char c[48];
 
-	for (size_t k = 0; k < NCOUNTS; k++) {
-		for (size_t p = 0; p < sizeof(batch_places) / sizeof(batch_places[0]); p++) {
-			if (batch_places[p] == RPC_PLACE_SPLIT && env->cpu[1] < 0)
+	for (size_t k = 0; k < NCOUNTS; k++)
+		for (int p = 0; p < RPC_NPLACES; p++) {
+			if (p == RPC_PLACE_SPLIT && env->cpu[1] < 0)
 				continue;
-			snprintf(c, sizeof(c), "tput-%s-c%d",
-				 rpc_place_name[batch_places[p]], counts[k]);
-			for (size_t j = 0; j < NBATCH; j++)
-				add_slot(v, &n, o, c, &batch_jobs[j], NULL, counts[k],
-					 batch_places[p]);
-			if (batch_places[p] == RPC_PLACE_ANY)
-				add_slot(v, &n, o, c, &single_job, NULL, counts[k],
-					 RPC_PLACE_ANY);
-		}
-		for (size_t p = 0; p < sizeof(pipe_places) / sizeof(pipe_places[0]); p++) {
-			if (pipe_places[p] == RPC_PLACE_SPLIT && env->cpu[1] < 0)
-				continue;
-			for (size_t j = 0; j < NPIPE; j++) {
+			snprintf(c, sizeof(c), "tput-%s-c%d", rpc_place_name[p],
+				 counts[k]);
+			for (size_t j = 0; batch_at[p] && j < NCOLS; j++)
+				if (j < NBATCH || p == RPC_PLACE_ANY)
+					add_slot(v, &n, o, c, &batch_jobs[j], NULL,
+						 counts[k], (enum rpc_place)p);
+			for (size_t j = 0; pipe_at[p] && j < NPIPE; j++) {
 				snprintf(c, sizeof(c), "pipe-%s-c%d-%s",
-					 rpc_place_name[pipe_places[p]], counts[k],
-					 pipe_ops[j].op);
+					 rpc_place_name[p], counts[k], pipe_ops[j].op);
 				add_slot(v, &n, o, c, &pipe_ops[j].echo,
-					 &pipe_ops[j].kmemd, counts[k], pipe_places[p]);
+					 &pipe_ops[j].kmemd, counts[k],
+					 (enum rpc_place)p);
 			}
 		}
-	}
 	return n;
+}
+
+static void add(struct bench_results *r, const char *c, const char *impl,
+		const char *suffix, double *v, int reps)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "%s%s", impl, suffix);
+	if (bench_results_add(r, c, name, false, v, (size_t)reps))
+		rpc_die("out of memory");
+}
+
+/* A slot's figures: per job ns, -srv-cpu, -cli-cpu; a pair's ratio. */
+static void record(struct slot *s, int reps, struct bench_results *r)
+{
+	static const char *const part[3] = { "", "-srv-cpu", "-cli-cpu" };
+	double ratio[BENCH_MAX_REPS];
+
+	for (int i = 0; i < s->n; i++)
+		for (int q = 0; q < 3; q++)
+			add(r, s->case_name, s->impl[i], part[q], s->s[i][q], reps);
+	if (s->n < 2)
+		return;
+	/* Messages per second, kmemd over echo, = echo ns / kmemd ns. */
+	for (int rep = 0; rep < reps; rep++)
+		ratio[rep] = s->s[0][0][rep] / s->s[1][0][rep];
+	add(r, s->case_name, "ratio", "", ratio, reps);
 }
 
 void rpc_tput_run(const struct rpc_crowd_env *env, const struct bench_opts *o,
@@ -125,7 +145,7 @@ void rpc_tput_run(const struct rpc_crowd_env *env, const struct bench_opts *o,
 {
 	static struct slot v[MAX_SLOTS];
 	size_t n = make_slots(env, o, v);
-	double ratio[BENCH_MAX_REPS];
+	struct rpc_crowd_result x;
 
 	for (int rep = 0; rep < o->reps; rep++)
 		for (size_t k = 0; k < n; k++) {
@@ -136,74 +156,90 @@ void rpc_tput_run(const struct rpc_crowd_env *env, const struct bench_opts *o,
 			for (int i = 0; i < s->n; i++) {
 				int j = rep % 2 ? s->n - 1 - i : i;
 
-				s->s[j][rep] = rpc_crowd_rep(env, &s->job[j]);
+				rpc_crowd_rep(env, &s->job[j], &x);
+				s->s[j][0][rep] = x.ns;
+				s->s[j][1][rep] = x.srv_cpu;
+				s->s[j][2][rep] = x.cli_cpu;
 			}
 		}
-	for (size_t k = 0; k < n; k++) {
-		struct slot *s = &v[k];
-
-		for (int i = 0; i < s->n; i++)
-			if (bench_results_add(r, s->case_name, s->impl[i], false,
-					      s->s[i], (size_t)o->reps))
-				rpc_die("out of memory");
-		if (s->n < 2)
-			continue;
-		/* Messages per second, kmemd over echo, = echo ns / kmemd ns. */
-		for (int rep = 0; rep < o->reps; rep++)
-			ratio[rep] = s->s[0][rep] / s->s[1][rep];
-		if (bench_results_add(r, s->case_name, "ratio", false, ratio,
-				      (size_t)o->reps))
-			rpc_die("out of memory");
-	}
+	for (size_t k = 0; k < n; k++)
+		record(&v[k], o->reps, r);
 }
 
 /* ------------------------------------------------------------ report */
 
+static const struct bench_figure *fig(const struct bench_results *r,
+				      const char *c, const char *impl,
+				      const char *suffix)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "%s%s", impl, suffix);
+	return bench_results_find(r, c, name);
+}
+
 /* "1234567 [1000000-1400000]" per second from a figure in ns per unit. */
 static void print_rate(const struct bench_figure *f, int width)
 {
-	char b[64];
+	char b[64] = "-";
 
 	if (f)
 		snprintf(b, sizeof(b), "%.0f [%.0f-%.0f]", 1e9 / f->median,
 			 1e9 / f->max, 1e9 / f->min);
-	else
-		snprintf(b, sizeof(b), "-");
+	printf(" %*s", width, b);
+}
+
+/* "srv + cli" CPU ns per unit (medians). */
+static void print_cpu(const struct bench_results *r, const char *c,
+		      const char *impl, int width)
+{
+	const struct bench_figure *s = fig(r, c, impl, "-srv-cpu");
+	const struct bench_figure *k = fig(r, c, impl, "-cli-cpu");
+	char b[64] = "-";
+
+	if (s && k)
+		snprintf(b, sizeof(b), "%.0f + %.0f", s->median, k->median);
 	printf(" %*s", width, b);
 }
 
 static void print_batch(const struct bench_results *r)
 {
+	bool head = false;
 	char c[48];
 
-	printf("\nthroughput, objects (allocated and freed again, %s) per second, "
-	       "all clients together: median [min-max]\n"
-	       "  kmem-batch64: libkmem, one AllocBatch/FreeBatch of 64 in flight; "
-	       "raw-batch64-w4: the same requests, %d in flight,\n"
-	       "  from a client speaking the wire protocol itself (libkmem has "
-	       "no call that keeps batches in flight)\n",
-	       "64 B", BATCH_WINDOW);
-	printf("%-6s %-7s", "place", "clients");
-	for (size_t j = 0; j < NBATCH; j++)
-		printf(" %28s", batch_jobs[j].impl);
-	printf(" %28s\n", single_job.impl);
 	for (int p = 0; p < RPC_NPLACES; p++)
 		for (size_t k = 0; k < NCOUNTS; k++) {
-			const struct bench_figure *f[NBATCH + 1];
 			bool any = false;
 
 			snprintf(c, sizeof(c), "tput-%s-c%d", rpc_place_name[p],
 				 counts[k]);
-			for (size_t j = 0; j <= NBATCH; j++) {
-				f[j] = bench_results_find(r, c, j < NBATCH ?
-					batch_jobs[j].impl : single_job.impl);
-				any |= f[j] != NULL;
-			}
+			for (size_t j = 0; j < NCOLS; j++)
+				any |= fig(r, c, batch_jobs[j].impl, "") != NULL;
 			if (!any)
 				continue;
-			printf("%-6s %-7d", rpc_place_name[p], counts[k]);
-			for (size_t j = 0; j <= NBATCH; j++)
-				print_rate(f[j], 28);
+			if (!head) {
+				printf("\nthroughput, objects (64 B, allocated and freed "
+				       "again) per second, all clients together: median "
+				       "[min-max];\nkmem-batch64: libkmem, one AllocBatch/"
+				       "FreeBatch of 64 in flight; raw-batch64-w%d: the "
+				       "same requests, %d in\nflight, from a client "
+				       "speaking the wire protocol itself (libkmem has no "
+				       "call that keeps batches in\nflight); cpu: CPU ns "
+				       "per object, kmemd + clients (medians)\n",
+				       BATCH_WINDOW, BATCH_WINDOW);
+				printf("%-5s %-3s", "place", "cl");
+				for (size_t j = 0; j < NCOLS; j++)
+					printf(" %25s", batch_jobs[j].impl);
+				for (size_t j = 0; j < NBATCH; j++)
+					printf(" %11s", "cpu");
+				putchar('\n');
+			}
+			head = true;
+			printf("%-5s %-3d", rpc_place_name[p], counts[k]);
+			for (size_t j = 0; j < NCOLS; j++)
+				print_rate(fig(r, c, batch_jobs[j].impl, ""), 25);
+			for (size_t j = 0; j < NBATCH; j++)
+				print_cpu(r, c, batch_jobs[j].impl, 11);
 			putchar('\n');
 		}
 }
@@ -216,44 +252,38 @@ static void print_pipe(const struct bench_results *r)
 	for (int p = 0; p < RPC_NPLACES; p++)
 		for (size_t k = 0; k < NCOUNTS; k++)
 			for (size_t j = 0; j < NPIPE; j++) {
-				const struct bench_figure *e, *m, *q;
+				const struct bench_figure *q;
 
 				snprintf(c, sizeof(c), "pipe-%s-c%d-%s",
 					 rpc_place_name[p], counts[k], pipe_ops[j].op);
-				e = bench_results_find(r, c, "echo");
-				m = bench_results_find(r, c, "kmemd");
-				q = bench_results_find(r, c, "ratio");
-				if (!e && !m)
+				q = fig(r, c, "ratio", "");
+				if (!q)
 					continue;
 				if (!head)
 					printf("\npipelined single requests, %d in flight per "
-					       "client, answers (messages) per second, all "
-					       "clients together:\nmedian [min-max]; ratio = "
+					       "client: answers (messages) per second, all "
+					       "clients together,\nmedian [min-max]; ratio = "
 					       "kmemd / echo of the same repetition, median "
-					       "[min-max]\n%-6s %-7s %-9s %28s %28s %18s\n",
-					       PIPE_WINDOW, "place", "clients", "op",
-					       "echo", "kmemd", "ratio");
+					       "[min-max];\ncpu: CPU ns per message, server + "
+					       "clients (medians)\n%-5s %-3s %-9s %25s %25s "
+					       "%16s %11s %11s\n", PIPE_WINDOW, "place", "cl",
+					       "op", "echo", "kmemd", "ratio", "echo cpu",
+					       "kmemd cpu");
 				head = true;
-				printf("%-6s %-7d %-9s", rpc_place_name[p], counts[k],
+				printf("%-5s %-3d %-9s", rpc_place_name[p], counts[k],
 				       pipe_ops[j].op);
-				print_rate(e, 28);
-				print_rate(m, 28);
-				if (q)
-					printf("  %4.2f [%4.2f-%4.2f]\n", q->median,
-					       q->min, q->max);
-				else
-					printf(" %18s\n", "-");
+				print_rate(fig(r, c, "echo", ""), 25);
+				print_rate(fig(r, c, "kmemd", ""), 25);
+				printf("  %4.2f [%4.2f-%4.2f]", q->median, q->min, q->max);
+				print_cpu(r, c, "echo", 11);
+				print_cpu(r, c, "kmemd", 11);
+				putchar('\n');
 			}
 }
 
 void rpc_tput_print(const struct bench_results *r)
 {
-	bool any = false;
-
-	for (size_t i = 0; i < r->n; i++)
-		any |= !strncmp(r->v[i].case_name, "tput-", 5);
-	if (any)
-		print_batch(r);
+	print_batch(r);
 	print_pipe(r);
 }
 
@@ -270,12 +300,12 @@ void rpc_tput_targets(const struct bench_results *r)
 
 				snprintf(c, sizeof(c), "tput-%s-c%d",
 					 rpc_place_name[p], counts[k]);
-				f = bench_results_find(r, c, batch_jobs[j].impl);
+				f = fig(r, c, batch_jobs[j].impl, "");
 				if (!f)
 					continue;
 				if (!head)
-					printf("  c%d %-16s >= %.0f objects/s:", counts[k],
-					       batch_jobs[j].impl, TARGET_OBJS);
+					printf("  c%d %-15s >= 1 M objects/s:", counts[k],
+					       batch_jobs[j].impl);
 				head = true;
 				printf("  %s %.2f M %s", rpc_place_name[p],
 				       1e9 / f->median / 1e6,
@@ -291,7 +321,7 @@ void rpc_tput_targets(const struct bench_results *r)
 
 				snprintf(c, sizeof(c), "pipe-%s-c%d-%s",
 					 rpc_place_name[p], counts[k], pipe_ops[j].op);
-				q = bench_results_find(r, c, "ratio");
+				q = fig(r, c, "ratio", "");
 				if (q)
 					printf("  %-26s kmemd/echo %4.2f [%4.2f-%4.2f] "
 					       "(>= %.2f): %s\n", c, q->median, q->min,

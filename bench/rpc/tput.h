@@ -6,19 +6,22 @@
  *
  * Figures (benchutil records; repetitions interleaved, the slot that
  * starts a round rotated each repetition):
- *   case tput-<place>-c<N>, ns_per_op = wall-clock ns per object
- *     (allocated and freed again) of all clients together:
+ *   case tput-<place>-c<N> (every placement), ns_per_op = wall-clock ns
+ *     per object (allocated and freed again) of all clients together:
  *       kmem-batch64    libkmem, AllocBatch(64) then FreeBatch, one
  *                       request in flight (libkmem cannot have more);
- *       raw-batch64-w4  the same requests from a client speaking the
- *                       wire protocol itself, 4 in flight (window.h);
+ *       raw-batch64-w8  the same requests from a client speaking the
+ *                       wire protocol itself, 8 in flight (window.h);
  *       kmem-single     libkmem Alloc + Free of one object (any only).
- *   case pipe-<place>-c<N>-<op>, op ping or allocfree, ns_per_op = ns
- *     per answer: impl echo (the pipelined echo server, pecho.h) and
- *     kmemd (the raw client), the same window (64 in flight), the same
- *     frame sizes, run back to back in each repetition; impl ratio
- *     holds no ns but the repetition's kmemd / echo messages-per-second
- *     ratio (median, min, max of those).
+ *   case pipe-<place>-c<N>-<op> (same and split), op ping or allocfree,
+ *     ns_per_op = ns per answer: impl echo (the pipelined echo server,
+ *     pecho.h) and kmemd (the raw client), the same window (64 in
+ *     flight), the same frame sizes, run back to back in each
+ *     repetition; impl ratio holds no ns but the repetition's kmemd /
+ *     echo messages-per-second ratio (median, min, max of those).
+ *   For every impl but ratio also <impl>-srv-cpu and <impl>-cli-cpu:
+ *     the CPU ns (user + kernel) per unit of the server and of all
+ *     clients together (crowd.h), which say where the time went.
  */
 #ifndef KMEM_BENCH_RPC_TPUT_H
 #define KMEM_BENCH_RPC_TPUT_H
