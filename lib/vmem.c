@@ -54,45 +54,7 @@
 #include "kmem/vmem.h"
 #include "kmem/error.h"
 #include "internal.h"
-
-#define HASH_MIN_BITS 4
-#define HASH_MAX_BITS 40
-#define SPARE_MAX 256
-#define GOLDEN 0x9e3779b97f4a7c15ull	/* 2^64 / phi, for Fibonacci hashing */
-
-enum { SEG_HEAD, SEG_SPAN, SEG_FREE, SEG_ALLOC, SEG_SPARE };
-
-/*
- * One record per span marker, free segment or allocated segment.  The list
- * fields link a free segment into its free list, a span marker into the
- * span list, an allocated segment into its hash chain (lnext only) and a
- * spare into the spare list (lnext only).
- */
-struct seg {
-	uint64_t start;
-	uint64_t size;
-	struct seg *anext, *aprev;
-	struct seg *lnext, *lprev;
-	int type;
-};
-
-struct kmem_vmem {
-	uint64_t quantum;
-	uint64_t qmask;
-	int policy;
-	struct seg head;		/* sentinel of the address and span lists */
-	uint64_t nonempty;		/* bit k: free list k is not empty */
-	struct seg *flist[KMEM_VMEM_NLISTS];
-	uint64_t nr_free[KMEM_VMEM_NLISTS];
-	uint64_t total, free_bytes, max_span;
-	uint64_t nspans, nalloc;
-	uint64_t allocs, frees;
-	struct seg **hash;
-	unsigned hash_bits;
-	struct seg *spare;
-	uint64_t nspare;
-	uint64_t nsegs;			/* records held, spares included */
-};
+#include "vmem_impl.h"
 
 /* A validated request: size rounded to the quantum, alignment at least
  * the quantum, window [lo, hi) in quantum multiples. */
@@ -101,7 +63,6 @@ struct want {
 };
 
 static bool is_pow2(uint64_t x) { return x && !(x & (x - 1)); }
-static unsigned flog2(uint64_t x) { return 63 - (unsigned)__builtin_clzll(x); }
 
 static unsigned clog2(uint64_t x)
 {
@@ -130,7 +91,7 @@ static void unlink_seg(struct seg *s)
 
 static void flist_add(struct kmem_vmem *vm, struct seg *s)
 {
-	unsigned k = flog2(s->size);
+	unsigned k = kmem__vmem_flog2(s->size);
 
 	s->type = SEG_FREE;
 	s->lprev = NULL;
@@ -144,7 +105,7 @@ static void flist_add(struct kmem_vmem *vm, struct seg *s)
 
 static void flist_del(struct kmem_vmem *vm, struct seg *s)
 {
-	unsigned k = flog2(s->size);
+	unsigned k = kmem__vmem_flog2(s->size);
 
 	if (s->lprev)
 		s->lprev->lnext = s->lnext;
@@ -161,7 +122,7 @@ static void flist_del(struct kmem_vmem *vm, struct seg *s)
 static void free_resize(struct kmem_vmem *vm, struct seg *s, uint64_t start,
 			uint64_t size)
 {
-	bool move = flog2(size) != flog2(s->size);
+	bool move = kmem__vmem_flog2(size) != kmem__vmem_flog2(s->size);
 
 	if (move)
 		flist_del(vm, s);
@@ -217,16 +178,11 @@ static int reserve(struct kmem_vmem *vm, uint64_t n)
 	return 0;
 }
 
-static size_t slot(unsigned bits, uint64_t off)
-{
-	return (size_t)((off * GOLDEN) >> (64 - bits));
-}
-
 /* The link that points at the allocated segment starting at off, or at
  * the NULL ending its chain. */
 static struct seg **hash_link(const struct kmem_vmem *vm, uint64_t off)
 {
-	struct seg **pp = &vm->hash[slot(vm->hash_bits, off)];
+	struct seg **pp = &vm->hash[kmem__vmem_slot(vm->hash_bits, off)];
 
 	while (*pp && (*pp)->start != off)
 		pp = &(*pp)->lnext;
@@ -244,7 +200,7 @@ static void hash_grow(struct kmem_vmem *vm)
 		struct seg *s, *n;
 
 		for (s = vm->hash[i]; s; s = n) {
-			size_t j = slot(bits, s->start);
+			size_t j = kmem__vmem_slot(bits, s->start);
 
 			n = s->lnext;
 			s->lnext = t[j];
@@ -258,7 +214,7 @@ static void hash_grow(struct kmem_vmem *vm)
 
 static void hash_insert(struct kmem_vmem *vm, struct seg *s)
 {
-	struct seg **pp = &vm->hash[slot(vm->hash_bits, s->start)];
+	struct seg **pp = &vm->hash[kmem__vmem_slot(vm->hash_bits, s->start)];
 
 	s->type = SEG_ALLOC;
 	s->lnext = *pp;
@@ -420,7 +376,7 @@ static bool seg_fit(const struct want *w, const struct seg *s, uint64_t *at)
 static struct seg *search_instant(const struct kmem_vmem *vm,
 				  const struct want *w, uint64_t *at)
 {
-	unsigned fl = flog2(w->size), cl = clog2(w->size);
+	unsigned fl = kmem__vmem_flog2(w->size), cl = clog2(w->size);
 	struct seg *s;
 
 	for (uint64_t mask = lists_from(vm, cl); mask; mask &= mask - 1)
@@ -442,7 +398,7 @@ static struct seg *search_scan(const struct kmem_vmem *vm, int policy,
 	struct seg *best = NULL, *s;
 	uint64_t best_at = 0, a;
 
-	for (uint64_t mask = lists_from(vm, flog2(w->size)); mask;
+	for (uint64_t mask = lists_from(vm, kmem__vmem_flog2(w->size)); mask;
 	     mask &= mask - 1) {
 		for (s = vm->flist[__builtin_ctzll(mask)]; s; s = s->lnext) {
 			if (!seg_fit(w, s, &a))
@@ -678,163 +634,5 @@ int kmem_vmem_size_of(const struct kmem_vmem *vm, uint64_t off,
 	if (!*pp)
 		return classify(vm, off);
 	*size = (*pp)->size;
-	return 0;
-}
-
-uint64_t kmem_vmem_quantum(const struct kmem_vmem *vm) { return vm->quantum; }
-uint64_t kmem_vmem_total_bytes(const struct kmem_vmem *vm) { return vm->total; }
-uint64_t kmem_vmem_free_bytes(const struct kmem_vmem *vm) { return vm->free_bytes; }
-
-uint64_t kmem_vmem_largest_free(const struct kmem_vmem *vm)
-{
-	uint64_t max = 0;
-
-	if (!vm->nonempty)
-		return 0;
-	for (const struct seg *s = vm->flist[flog2(vm->nonempty)]; s;
-	     s = s->lnext)
-		if (s->size > max)
-			max = s->size;
-	return max;
-}
-
-uint64_t kmem_vmem_meta_bytes(const struct kmem_vmem *vm)
-{
-	return sizeof(*vm) + vm->nsegs * sizeof(struct seg) +
-	       ((uint64_t)1 << vm->hash_bits) * sizeof(*vm->hash);
-}
-
-void kmem_vmem_stats(const struct kmem_vmem *vm, struct kmem_vmem_stats *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->quantum = vm->quantum;
-	st->total_bytes = vm->total;
-	st->free_bytes = vm->free_bytes;
-	st->used_bytes = vm->total - vm->free_bytes;
-	st->nr_spans = vm->nspans;
-	st->nr_alloc_segs = vm->nalloc;
-	for (unsigned k = 0; k < KMEM_VMEM_NLISTS; k++) {
-		st->nr_free[k] = vm->nr_free[k];
-		st->nr_free_segs += vm->nr_free[k];
-	}
-	st->largest_free = kmem_vmem_largest_free(vm);
-	st->allocs = vm->allocs;
-	st->frees = vm->frees;
-	st->nr_spare_segs = vm->nspare;
-	st->hash_buckets = (uint64_t)1 << vm->hash_bits;
-	st->meta_bytes = kmem_vmem_meta_bytes(vm);
-}
-
-struct tally {
-	uint64_t nr_free[KMEM_VMEM_NLISTS];
-	uint64_t segs, spans, nalloc, total, free_bytes, max_span;
-};
-
-static bool linked(const struct seg *s)
-{
-	return s->aprev->anext == s && s->anext->aprev == s;
-}
-
-/* One span marker and the segments that tile it; returns the record
- * after them, or NULL when the span is broken. */
-static const struct seg *check_span(const struct kmem_vmem *vm,
-				    const struct seg *sp, struct tally *t)
-{
-	const struct seg *s = sp->anext;
-	uint64_t at = sp->start, end = sp->start + sp->size;
-
-	if (sp->size == 0 || ((sp->start | sp->size) & vm->qmask) ||
-	    end < sp->start)
-		return NULL;
-	for (; s->type == SEG_FREE || s->type == SEG_ALLOC; s = s->anext) {
-		if (++t->segs > vm->nsegs || !linked(s) || s->start != at ||
-		    s->size == 0 || s->size > end - at || (s->size & vm->qmask))
-			return NULL;
-		if (s->type == SEG_ALLOC) {
-			t->nalloc++;
-		} else {
-			if (s->aprev->type == SEG_FREE)
-				return NULL;
-			t->nr_free[flog2(s->size)]++;
-			t->free_bytes += s->size;
-		}
-		at += s->size;
-	}
-	return at == end ? s : NULL;
-}
-
-static int check_tiling(const struct kmem_vmem *vm, struct tally *t)
-{
-	const struct seg *s = vm->head.anext, *sl = vm->head.lnext;
-	uint64_t prev_end = 0;
-
-	while (s != &vm->head) {
-		/* Markers come in span-list order, sorted and disjoint. */
-		if (s->type != SEG_SPAN || s != sl || !linked(s) ||
-		    sl->lnext->lprev != sl || ++t->segs > vm->nsegs ||
-		    (t->spans && s->start < prev_end))
-			return KMEM_ECORRUPT;
-		t->spans++;
-		t->total += s->size;
-		if (s->size > t->max_span)
-			t->max_span = s->size;
-		prev_end = s->start + s->size;
-		sl = sl->lnext;
-		s = check_span(vm, s, t);
-		if (!s)
-			return KMEM_ECORRUPT;
-	}
-	return sl == &vm->head && linked(&vm->head) &&
-	       vm->head.lnext->lprev == &vm->head ? 0 : KMEM_ECORRUPT;
-}
-
-static int check_lists(const struct kmem_vmem *vm, const struct tally *t)
-{
-	for (unsigned k = 0; k < KMEM_VMEM_NLISTS; k++) {
-		const struct seg *s, *prev = NULL;
-		uint64_t n = 0;
-
-		for (s = vm->flist[k]; s; prev = s, s = s->lnext)
-			if (s->type != SEG_FREE || flog2(s->size) != k ||
-			    s->lprev != prev || !linked(s) ||
-			    ++n > t->nr_free[k])
-				return KMEM_ECORRUPT;
-		if (n != t->nr_free[k] || n != vm->nr_free[k] ||
-		    !!(vm->nonempty & (1ull << k)) != (n != 0))
-			return KMEM_ECORRUPT;
-	}
-	return 0;
-}
-
-static int check_hash(const struct kmem_vmem *vm, const struct tally *t)
-{
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < (size_t)1 << vm->hash_bits; i++)
-		for (const struct seg *s = vm->hash[i]; s; s = s->lnext)
-			if (s->type != SEG_ALLOC ||
-			    slot(vm->hash_bits, s->start) != i ||
-			    !linked(s) || ++n > t->nalloc)
-				return KMEM_ECORRUPT;
-	return n == t->nalloc && n == vm->nalloc ? 0 : KMEM_ECORRUPT;
-}
-
-int kmem_vmem_check(const struct kmem_vmem *vm)
-{
-	struct tally t;
-	uint64_t nspare = 0;
-
-	memset(&t, 0, sizeof(t));
-	if (check_tiling(vm, &t) || check_lists(vm, &t) || check_hash(vm, &t))
-		return KMEM_ECORRUPT;
-	for (const struct seg *s = vm->spare; s; s = s->lnext)
-		if (s->type != SEG_SPARE || ++nspare > vm->nspare)
-			return KMEM_ECORRUPT;
-	if (nspare != vm->nspare || nspare > SPARE_MAX ||
-	    t.segs + nspare != vm->nsegs || t.spans != vm->nspans ||
-	    t.total != vm->total || t.free_bytes != vm->free_bytes ||
-	    t.max_span != vm->max_span || vm->hash_bits < HASH_MIN_BITS ||
-	    vm->hash_bits > HASH_MAX_BITS)
-		return KMEM_ECORRUPT;
 	return 0;
 }
