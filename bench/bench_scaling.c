@@ -60,7 +60,8 @@
  *   ns per alloc+free pair); impl 1, 1k, 10k, 100k, 1M;
  *   leases-stats-daemon: a JSON Stats request, daemon-side, same impls;
  *   poolsize-af64, poolsize-af64k (+ -p99, -daemon); impl <size>/<page>;
- *   close-100k: impl to-gone, to-session-gone, disconnect (the call);
+ *   close-100k: impl to-gone, to-session-gone, disconnect (the call),
+ *   reclaim-daemon (the daemon's own time in reclaim slices);
  *   close-100k-ping-max: impl quiet, during;
  *   stats-100k-100c: impl ping-rt, stats-rt, stats-daemon;
  *   start-<N>G-<page>: impl mmap-hugetlb, kmem-pool (ns per creation).
@@ -292,8 +293,8 @@ static void part_close(struct kmem_client *meas, const struct bench_opts *o,
 		       pid_t kmemd, const int cpu[2], struct bench_results *r)
 {
 	double gone[BENCH_MAX_REPS], disc[BENCH_MAX_REPS], sess[BENCH_MAX_REPS];
-	double quiet[BENCH_MAX_REPS], during[BENCH_MAX_REPS];
-	uint64_t slices = 0;
+	double quiet[BENCH_MAX_REPS], during[BENCH_MAX_REPS], rec[BENCH_MAX_REPS];
+	double slices = 0, slice_max = 0;
 	struct rpc_pinger *p;
 
 	/* The daemon gets a CPU of its own, the clients share the other. */
@@ -309,12 +310,15 @@ static void part_close(struct kmem_client *meas, const struct bench_opts *o,
 		sess[rep] = x.session_ns;
 		quiet[rep] = x.quiet_ns;
 		during[rep] = x.during_ns;
-		slices += x.slices;
+		rec[rep] = x.reclaim_ns;
+		slices += (double)x.slices / o->reps;
+		slice_max = x.slice_max_ns;
 	}
 	rpc_pinger_stop(p);
 	rpc_pin(kmemd, cpu[0]);
-	printf("  close: %.1f reclaim slices per close of %d leases (mean)\n",
-	       (double)slices / o->reps, CLOSE_LEASES);
+	printf("  close: %.1f reclaim slices per close of %d leases (mean); "
+	       "longest slice %.2f ms\n", slices, CLOSE_LEASES, slice_max / 1e6);
+	add(r, "close-100k", "reclaim-daemon", false, rec, o->reps);
 	add(r, "close-100k", "to-gone", false, gone, o->reps);
 	add(r, "close-100k", "to-session-gone", false, sess, o->reps);
 	add(r, "close-100k", "disconnect", false, disc, o->reps);

@@ -126,6 +126,7 @@ struct kmemd {
 		uv_idle_t idle;		/* initialised only while running */
 		int state;		/* REAPER_OFF, _ON, _CLOSING */
 		uint64_t slices;	/* slices run in the daemon's life */
+		uint64_t ns, max_ns;	/* their time, all and the longest */
 	} reaper;
 	uint8_t readbuf[65536];		/* every session reads into this */
 };

@@ -14,19 +14,21 @@
  * bound: Bonwick 1994).
  *
  * Ids.  An open-addressing index of (id, record) slots with linear
- * probing and multiplicative (Fibonacci) hashing on the top bits, so a
- * probe reads 16-byte slots, four to a cache line, without touching a
- * record.  Deletion shifts the following entries back (no tombstones).
- * Load stays between 1/8 and 3/4.  Resizing is incremental: a new index
- * becomes current, and every insert and remove moves MOVE_STEP of the
- * previous one's slots across; lookups try the current index and then the
- * previous.  The previous one takes no inserts and marks moved or removed
- * entries with tombstones, so its probe runs stay whole.  Because the home
- * slot is the hash's top bits, slot i of the old index lands near slot 2i
- * (growing) or i/2 (shrinking) of the new: the move is a sequential merge,
- * not a scatter.  No request ever pays for a whole rehash.  (Knuth, TAOCP
- * vol. 3, 6.4, algorithm R for the deletion; Redis's dict for the
- * incremental rehash.)
+ * probing and multiplicative (Fibonacci) hashing on the top bits of the
+ * id's group of eight (home() says why groups), so a probe reads 16-byte
+ * slots, four to a cache line, without touching a record.  Deletion
+ * empties the slot at the end of a probe run and leaves a tombstone inside
+ * one (index_delete); inserts reuse tombstones.  Load, tombstones
+ * included, stays between 1/8 and 3/4.  Resizing, which also drops the
+ * tombstones, is incremental: a new index becomes current, and every
+ * insert and remove moves MOVE_STEP of the previous one's slots across;
+ * lookups try the current index and then the previous.  The previous one
+ * takes no inserts and turns moved or removed entries into tombstones, so
+ * its probe runs stay whole.  Because the home slot is the hash's top
+ * bits, slot i of the old index lands near slot 2i (growing) or i/2
+ * (shrinking) of the new, give or take a group: the move is a sequential
+ * merge, not a scatter.  No request ever pays for a whole rehash.
+ * (Knuth, TAOCP vol. 3, 6.4; Redis's dict for the incremental rehash.)
  *
  * Names.  A chained hash through the text blocks, grown at load 1; only
  * persistent leases have names, and there are few.
@@ -34,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "lease.h"
 
@@ -51,6 +54,8 @@
 #define MIN_SLOTS 256
 #define MIN_NAMES 64
 #define MOVE_STEP 32		/* old slots moved per insert or remove */
+#define GROUP_BITS 3
+#define GROUP (1u << GROUP_BITS)	/* ids that share a run of slots */
 #define GOLDEN 0x9E3779B97F4A7C15ull
 
 /* The out-of-line name and tag; name first, so l->name finds the block. */
@@ -202,24 +207,49 @@ static void recs_fini(struct lease_recs *r)
 
 /* ------------------------------------------------------------ id index */
 
+/*
+ * The home slot of id: its group of GROUP consecutive ids hashed to an
+ * aligned run of GROUP slots, the id's low bits within it.  Ids are
+ * issued in order, so the leases a client takes together (a batch, a
+ * ledger) sit in the same two cache lines and a new id is usually next to
+ * the last one: an insert touches a line already loaded, and a reclaim
+ * walks the index in order.  The groups themselves are spread by the hash.
+ */
 static size_t home(const struct lease_index *x, uint64_t id)
 {
-	return (size_t)((id * GOLDEN) >> x->shift);
+	uint64_t h = (id >> GROUP_BITS) * GOLDEN;
+
+	return (size_t)(h >> (x->shift + GROUP_BITS)) << GROUP_BITS |
+	       (size_t)(id & (GROUP - 1));
 }
 
+/* Index memory straight from mmap: zero pages on demand (no memset of
+ * megabytes in the request that grows the index, whatever malloc's
+ * thresholds are) and page-aligned, so groups are line-aligned. */
 static int index_init(struct lease_index *x, size_t size)
 {
 	unsigned bits = 0;
+	void *p;
 
 	while (((size_t)1 << bits) < size)
 		bits++;
-	x->slot = calloc(size, sizeof(*x->slot));
-	if (!x->slot)
+	p = mmap(NULL, size * sizeof(*x->slot), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
 		return -1;
+	x->slot = p;
 	x->size = size;
 	x->shift = 64 - bits;
 	x->used = 0;
+	x->tombs = 0;
 	return 0;
+}
+
+static void index_fini(struct lease_index *x)
+{
+	if (x->size)
+		munmap(x->slot, x->size * sizeof(*x->slot));
+	memset(x, 0, sizeof(*x));
 }
 
 /* The slot holding id (live or tombstone), or NULL. */
@@ -239,41 +269,47 @@ static struct lease_slot *index_slot(const struct lease_index *x, uint64_t id)
 	}
 }
 
-/* Into the current index, which always has an empty slot. */
+/* Into the current index, which always has an empty slot: the first
+ * empty slot or tombstone from id's home (ids are never reused, so id is
+ * nowhere further on). */
 static void index_put(struct lease_index *x, uint64_t id, struct lease *l)
 {
 	size_t mask = x->size - 1, i = home(x, id);
 
-	while (x->slot[i].id)
+	while (x->slot[i].id && x->slot[i].l)
 		i = (i + 1) & mask;
+	if (x->slot[i].id)
+		x->tombs--;
 	x->slot[i].id = id;
 	x->slot[i].l = l;
 	x->used++;
 }
 
-/* Empty slot i of the current index and shift back the entries after it
- * that may move (Knuth's algorithm R). */
+/*
+ * Remove the entry at slot i of the current index.  At the end of a probe
+ * run the slot is emptied, and so are the tombstones just before it; inside
+ * a run it becomes a tombstone.  (Shifting the rest of the run back, as
+ * Knuth's algorithm R does, reads on to the run's end: with groups of ids
+ * in runs of eight and more, lines that nothing else needs.)  Tombstones
+ * count towards the load, and the next resize drops them.
+ */
 static void index_delete(struct lease_index *x, size_t i)
 {
-	size_t mask = x->size - 1, j = i;
+	size_t mask = x->size - 1;
 
-	for (;;) {
-		size_t k;
-
-		j = (j + 1) & mask;
-		if (!x->slot[j].id)
-			break;
-		k = home(x, x->slot[j].id);
-		/* The entry at j may fill i unless its home lies cyclically
-		 * in (i, j]. */
-		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-			continue;
-		x->slot[i] = x->slot[j];
-		i = j;
+	x->used--;
+	if (x->slot[(i + 1) & mask].id) {
+		x->slot[i].l = NULL;
+		x->tombs++;
+		return;
 	}
 	x->slot[i].id = 0;
 	x->slot[i].l = NULL;
-	x->used--;
+	for (i = (i - 1) & mask; x->slot[i].id && !x->slot[i].l;
+	     i = (i - 1) & mask) {
+		x->slot[i].id = 0;
+		x->tombs--;
+	}
 }
 
 /* Move up to n of the old index's slots into the current one. */
@@ -290,8 +326,7 @@ static void move_some(struct lease_table *t, size_t n)
 			o->used--;
 		}
 		if (t->moved == o->size || !o->used) {
-			free(o->slot);
-			memset(o, 0, sizeof(*o));
+			index_fini(o);
 			t->moved = 0;
 		}
 	}
@@ -309,10 +344,8 @@ static int resize(struct lease_table *t, size_t size)
 	t->old = t->cur;
 	t->cur = x;
 	t->moved = 0;
-	if (!t->old.used) {
-		free(t->old.slot);
-		memset(&t->old, 0, sizeof(t->old));
-	}
+	if (!t->old.used)
+		index_fini(&t->old);
 	return 0;
 }
 
@@ -389,8 +422,8 @@ void lease_table_fini(struct lease_table *t)
 	}
 	recs_fini(&t->recs);
 	recs_fini(&t->texts);
-	free(t->cur.slot);
-	free(t->old.slot);
+	index_fini(&t->cur);
+	index_fini(&t->old);
 	free(t->names);
 	memset(t, 0, sizeof(*t));
 }
@@ -440,10 +473,15 @@ void lease_discard(struct lease_table *t, struct lease *l)
 
 int lease_insert(struct lease_table *t, struct lease *l)
 {
-	/* Grow at load 3/4; if that fails, go on while one slot in eight
-	 * is still empty (probe runs stay finite). */
-	if ((t->count + 1) * 4 > t->cur.size * 3 &&
-	    resize(t, t->cur.size * 2) && (t->count + 1) * 8 > t->cur.size * 7)
+	/* At load 3/4, tombstones included: rebuild at twice the size if the
+	 * live leases fill half, else at the same size (which leaves a
+	 * quarter for tombstones: a rebuild per size/4 removals at most).  If
+	 * that fails, go on while one slot in eight is still empty (probe
+	 * runs stay finite). */
+	if ((t->count + t->cur.tombs + 1) * 4 > t->cur.size * 3 &&
+	    resize(t, (t->count + 1) * 2 > t->cur.size ? t->cur.size * 2 :
+		   t->cur.size) &&
+	    (t->count + t->cur.tombs + 1) * 8 > t->cur.size * 7)
 		return -1;
 	if (l->name[0]) {
 		size_t k;
@@ -499,6 +537,11 @@ void lease_remove(struct lease_table *t, struct lease *l)
 	lease_discard(t, l);
 }
 
+void lease_prefetch(const struct lease_table *t, const struct lease *l)
+{
+	__builtin_prefetch(&t->cur.slot[home(&t->cur, l->id)], 1);
+}
+
 struct lease *lease_find(const struct lease_table *t, uint64_t id)
 {
 	const struct lease_slot *s = index_slot(&t->cur, id);
@@ -540,7 +583,7 @@ void lease_foreach(const struct lease_table *t,
 static int check_index(const struct lease_index *x, bool old, size_t moved,
 		       size_t *texts, char *msg, size_t len)
 {
-	size_t live = 0, mask = x->size - 1;
+	size_t live = 0, tombs = 0, mask = x->size - 1;
 
 	for (size_t i = 0; i < x->size; i++) {
 		const struct lease_slot *s = &x->slot[i];
@@ -551,8 +594,7 @@ static int check_index(const struct lease_index *x, bool old, size_t moved,
 			continue;
 		}
 		if (!s->l) {
-			if (!old)
-				BAD("slot %zu: a tombstone in the current index", i);
+			tombs++;
 			continue;
 		}
 		if (old && i < moved)
@@ -568,9 +610,9 @@ static int check_index(const struct lease_index *x, bool old, size_t moved,
 		live++;
 		*texts += s->l->text;
 	}
-	if (live != x->used)
-		BAD("%s index: %zu live entries, counts %zu", old ? "old" : "current",
-		    live, x->used);
+	if (live != x->used || (!old && tombs != x->tombs))
+		BAD("%s index: %zu live entries and %zu tombstones, counts %zu and "
+		    "%zu", old ? "old" : "current", live, tombs, x->used, x->tombs);
 	return 0;
 }
 

@@ -81,8 +81,8 @@ struct lease {
 	uint32_t refs;			/* sessions attached (persistent) */
 } __attribute__((aligned(64)));
 
-/* One slot of the id index: empty (id 0), live, or (in the index being
- * retired only) a tombstone (id set, l NULL). */
+/* One slot of the id index: empty (id 0), live, or a tombstone (id set,
+ * l NULL: removed, still part of a probe run). */
 struct lease_slot {
 	uint64_t id;
 	struct lease *l;
@@ -93,6 +93,7 @@ struct lease_index {
 	size_t size;			/* a power of two, or 0 */
 	unsigned shift;			/* 64 - log2(size) */
 	size_t used;			/* live entries */
+	size_t tombs;			/* tombstones (current index) */
 };
 
 struct lease_chunk;
@@ -162,6 +163,10 @@ void lease_remove(struct lease_table *t, struct lease *l);
  * reclaimed (its holder ended). */
 struct lease *lease_find(const struct lease_table *t, uint64_t id);
 struct lease *lease_find_name(const struct lease_table *t, const char *name);
+
+/* Start loading the index slot lease_remove(t, l) will look at first (a
+ * loop freeing many leases calls it one lease ahead). */
+void lease_prefetch(const struct lease_table *t, const struct lease *l);
 
 /* Drop l's name from the name index (it stays in the id table). */
 void lease_unname(struct lease_table *t, struct lease *l);

@@ -9,14 +9,14 @@
  * no session is attached, else when the last attached session detaches or
  * ends (it loses its name at the Free, so nobody new can attach).
  *
- * Reclaim.  A session that ends with more than REAP_SLICE leases does not
+ * Reclaim.  A session that ends with more than REAP_INLINE leases does not
  * free them in the callback that saw it end: that would hold every other
  * client up for as long (20 ms per 100,000 leases).  Its holder (the part
  * of a session that its leases point to, lease.h) is marked ended, which
  * hides the leases from lookups at once without touching them, and joins
  * a FIFO queue with the ledger.  An idle handle, alive only while the
  * queue is not empty, frees a slice per loop turn: at most REAP_SLICE
- * leases or REAP_SLICE_NS, whichever comes first.  Between slices the
+ * leases or REAP_SLICE_NS (1 ms), whichever comes first.  Between slices the
  * loop polls, so others' requests wait for one slice at most.  Each slice
  * returns its memory to the pools and then retries the blocked
  * allocations of every pool it gave memory to.  Invariant: a lease being
@@ -284,7 +284,11 @@ static void reap_slice(struct kmemd *d, uint64_t max, uint64_t max_ns)
 			free(h);
 			continue;
 		}
+		/* The next record follows this one in memory (granted in
+		 * order), its index slot is anywhere: start on it now. */
 		h->left = l->lnext;
+		if (h->left)
+			lease_prefetch(t, h->left);
 		h->nleft--;
 		t->reaping_leases--;
 		pools |= 1u << l->pool->index;
@@ -303,6 +307,10 @@ static void reap_slice(struct kmemd *d, uint64_t max, uint64_t max_ns)
 		free(h);
 	}
 	d->reaper.slices++;
+	start = uv_hrtime() - start;
+	d->reaper.ns += start;
+	if (start > d->reaper.max_ns)
+		d->reaper.max_ns = start;
 	d->ctr.leases_reclaimed += n;
 	if (n)
 		d->gen++;
@@ -324,7 +332,9 @@ static void on_reap(uv_idle_t *idle)
 {
 	struct kmemd *d = idle->data;
 
-	reap_slice(d, REAP_SLICE, REAP_SLICE_NS);
+	/* Empty when a Verify finished the reclaim since the last turn. */
+	if (d->leases.reaping)
+		reap_slice(d, REAP_SLICE, REAP_SLICE_NS);
 	/* Nothing left: the handle goes, so an idle daemon has no handle
 	 * of this file and its loop ends when the rest is done. */
 	if (!d->leases.reaping && d->reaper.state == REAPER_ON) {
@@ -390,7 +400,7 @@ void leases_session_end(struct session *s)
 		drop_ref(d, a->lease);
 		free(a);
 	}
-	if (n > REAP_SLICE) {
+	if (n > REAP_INLINE) {
 		hand_over(d, s);
 	} else {
 		while (s->ledger)
@@ -402,6 +412,6 @@ void leases_session_end(struct session *s)
 	if (n)
 		log_info("session %llu (pid %d, %s): %llu lease(s) %s",
 			 (unsigned long long)s->id, (int)s->pid, s->comm,
-			 (unsigned long long)n, n > REAP_SLICE ?
+			 (unsigned long long)n, n > REAP_INLINE ?
 			 "to reclaim, a slice per loop turn" : "reclaimed");
 }

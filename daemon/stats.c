@@ -286,11 +286,12 @@ static json_t *counters_json(const struct kmemd *d)
  * of ended sessions still being reclaimed included (their memory is not
  * back yet: the pools' figures count them too); "leases_reclaiming" is how
  * many of them there are, "reclaim_slices" how many loop turns have freed
- * some (leases.c).
+ * some (leases.c), "reclaim_ms" their time and "reclaim_slice_max_ms" the
+ * longest (what the reclaim held other clients up for, at most).
  */
 static json_t *daemon_json(const struct kmemd *d)
 {
-	return json_pack("{s:s,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+	return json_pack("{s:s,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
 		"version", KMEMD_VERSION, "pid", (int)getpid(),
 		"uptime_s", u64((kmemd_now_ns() - d->start_ns) / 1000000000ull),
 		"sessions", u64(d->nsessions),
@@ -299,7 +300,9 @@ static json_t *daemon_json(const struct kmemd *d)
 		"leases_reclaimed", u64(d->ctr.leases_reclaimed),
 		"leases_reclaiming", u64(d->leases.reaping_leases),
 		"sessions_reclaimed", u64(d->ctr.sessions_reclaimed),
-		"reclaim_slices", u64(d->reaper.slices));
+		"reclaim_slices", u64(d->reaper.slices),
+		"reclaim_ms", json_real((double)d->reaper.ns / 1e6),
+		"reclaim_slice_max_ms", json_real((double)d->reaper.max_ns / 1e6));
 }
 
 json_t *stats_build(const struct kmemd *d)

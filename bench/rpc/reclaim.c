@@ -27,20 +27,27 @@ void rpc_hold(struct kmem_client *c, uint64_t size, uint64_t n)
 	}
 }
 
-/* daemon.reclaim_slices from the JSON stats, 0 when there is none. */
-static uint64_t slices(struct kmem_client *c)
+/* The number after "key": in text, 0 when there is none. */
+static double number(const char *text, const char *key)
 {
-	char *text = NULL, *p;
-	uint64_t v = 0;
+	const char *p = strstr(text, key);
+
+	return p && (p = strchr(p, ':')) ? strtod(p + 1, NULL) : 0;
+}
+
+/* The daemon's reclaim figures from its JSON stats (0 for a kmemd that
+ * has none): slices, their ms, the longest slice's ms. */
+static void figures(struct kmem_client *c, double v[3])
+{
+	char *text = NULL;
 	int rc = kmem_client_stats(c, false, &text);
 
 	if (rc)
 		rpc_die("Stats: %s: %s", kmem_strerror(rc), kmem_client_error(c));
-	p = strstr(text, "\"reclaim_slices\"");
-	if (p && (p = strchr(p, ':')))
-		v = strtoull(p + 1, NULL, 10);
+	v[0] = number(text, "\"reclaim_slices\"");
+	v[1] = number(text, "\"reclaim_ms\"");
+	v[2] = number(text, "\"reclaim_slice_max_ms\"");
 	free(text);
-	return v;
 }
 
 void rpc_reclaim_measure(struct kmem_client *meas, struct rpc_pinger *p,
@@ -48,8 +55,10 @@ void rpc_reclaim_measure(struct kmem_client *meas, struct rpc_pinger *p,
 			 struct rpc_reclaim *out)
 {
 	struct rpc_kstats before, k;
-	uint64_t s0 = slices(meas), t0, t1, t_session = 0, t_gone;
+	uint64_t t0, t1, t_session = 0, t_gone;
+	double f0[3], f1[3];
 
+	figures(meas, f0);
 	rpc_kstats_prom(meas, &before);
 	if (p) {
 		rpc_pinger_go(p);
@@ -58,12 +67,16 @@ void rpc_reclaim_measure(struct kmem_client *meas, struct rpc_pinger *p,
 	t0 = bench_now_ns();
 	kmem_client_disconnect(c);
 	t1 = bench_now_ns();
+	/* Polled every 100 us, not back to back: between reclaim slices
+	 * kmemd serves whoever asks, and a Stats request on a pool of many
+	 * arenas costs a good part of a millisecond. */
 	for (;;) {
 		rpc_kstats_prom(meas, &k);
 		if (!t_session && k.sessions == before.sessions - 1)
 			t_session = bench_now_ns();
 		if (t_session && k.leases == before.leases - n)
 			break;
+		usleep(100);
 	}
 	t_gone = bench_now_ns();
 	if (p) {
@@ -77,5 +90,8 @@ void rpc_reclaim_measure(struct kmem_client *meas, struct rpc_pinger *p,
 	out->disconnect_ns = (double)(t1 - t0);
 	out->session_ns = (double)(t_session - t0);
 	out->gone_ns = (double)(t_gone - t0);
-	out->slices = slices(meas) - s0;
+	figures(meas, f1);
+	out->slices = (uint64_t)(f1[0] - f0[0]);
+	out->reclaim_ns = (f1[1] - f0[1]) * 1e6;
+	out->slice_max_ns = f1[2] * 1e6;
 }

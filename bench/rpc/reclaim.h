@@ -5,8 +5,8 @@
  * (Prometheus text, rpc/kstats.h) until the session is gone and then
  * until its leases are gone too - with kmemd's sliced reclaim (daemon/
  * leases.c) the second comes later than the first, and only then is the
- * memory back.  The daemon's count of reclaim slices is read from its
- * JSON stats (0 from a kmemd that has none).
+ * memory back.  The daemon's own reclaim figures (slices, their time, the
+ * longest) are read from its JSON stats (0 from a kmemd that has none).
  */
 #ifndef KMEM_BENCH_RPC_RECLAIM_H
 #define KMEM_BENCH_RPC_RECLAIM_H
@@ -27,6 +27,8 @@ struct rpc_reclaim {
 	double quiet_ns;	/* the pinger's longest ping in quiet_ns before */
 	double during_ns;	/* ... that overlapped [disconnect, gone] */
 	uint64_t slices;	/* the daemon's reclaim slices meanwhile */
+	double reclaim_ns;	/* their time, daemon-side */
+	double slice_max_ns;	/* the longest slice the daemon ever ran */
 };
 
 /*

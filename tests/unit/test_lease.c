@@ -2,13 +2,14 @@
  * test_lease.c - unit and model tests of daemon/lease.c: the pooled lease
  * records, the incremental open-addressing id index, the name hash.
  *
- * calloc and posix_memalign are wrapped (-Wl,--wrap, see the Makefile) so
- * that the Nth allocation of the table can be made to fail.
+ * calloc, posix_memalign and mmap are wrapped (-Wl,--wrap, see the
+ * Makefile) so that the Nth allocation of the table can be made to fail.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "testutil.h"
 #include "lease.h"
@@ -23,6 +24,8 @@ void *__real_calloc(size_t n, size_t size);
 void *__wrap_calloc(size_t n, size_t size);
 int __real_posix_memalign(void **p, size_t align, size_t size);
 int __wrap_posix_memalign(void **p, size_t align, size_t size);
+void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 
 static bool fail_now(void)
 {
@@ -41,6 +44,11 @@ void *__wrap_calloc(size_t n, size_t size)
 int __wrap_posix_memalign(void **p, size_t align, size_t size)
 {
 	return fail_now() ? ENOMEM : __real_posix_memalign(p, align, size);
+}
+
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return fail_now() ? MAP_FAILED : __real_mmap(addr, len, prot, flags, fd, off);
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -326,6 +334,47 @@ static void test_lease_index_shrinks(void **state)
 	lease_table_fini(&t);
 }
 
+/* Alloc+free pairs beside many live leases, as a client that keeps a
+ * working set: tombstones come and go, the index rebuilds itself at the
+ * same size now and then and never grows for them. */
+static void test_lease_index_churn_does_not_grow(void **state)
+{
+	struct lease_table t;
+	size_t size = 0, rebuilds = 0;
+	bool moving = false;
+
+	(void)state;
+	assert_int_equal(lease_table_init(&t), 0);
+	for (int i = 0; i < 20000; i++)
+		add(&t);
+	for (int i = 0; i < 2000000; i++) {
+		struct lease *l = add(&t);
+
+		assert_ptr_equal(lease_find(&t, l->id), l);
+		lease_remove(&t, l);
+		assert_true((t.count + t.cur.tombs) * 4 <= t.cur.size * 3);
+		/* After the first 100,000 the size has settled: at most one
+		 * doubling (20,000 live fill more than half of 32768). */
+		if (i == 100000)
+			size = t.cur.size;
+		if (i > 100000) {
+			assert_int_equal(t.cur.size, size);
+			rebuilds += t.old.size && !moving;
+		}
+		moving = t.old.size != 0;
+		if (i % 50000 == 0)
+			check(&t);
+	}
+	assert_true(size <= 65536);
+	printf("%zu same-size rebuilds, %zu slots, %zu tombstones\n", rebuilds, size, t.cur.tombs);
+	assert_true(rebuilds >= 2);
+	assert_int_equal(t.count, 20000);
+	for (uint64_t id = 1; id <= 20000; id++)
+		assert_int_equal(lease_find(&t, id)->requested, id * 3);
+	check(&t);
+	lease_table_fini(&t);
+}
+
 /* ------------------------------------------------------------ model */
 
 struct model {
@@ -404,7 +453,8 @@ static void run_model(bool random)
 
 			if (up ? m.n == peak : m.n == 0)
 				break;
-			if (m.n && tu_below(&rng, 4) < (up ? 1u : 3u))
+			if (m.n == peak ||
+			    (m.n && tu_below(&rng, 4) < (up ? 1u : 3u)))
 				model_remove(&m, &t, &rng);
 			else
 				model_add(&m, &t, random);
@@ -586,6 +636,7 @@ int main(void)
 		cmocka_unit_test(test_lease_name_hash_grows),
 		cmocka_unit_test(test_lease_index_grows_incrementally),
 		cmocka_unit_test(test_lease_index_shrinks),
+		cmocka_unit_test(test_lease_index_churn_does_not_grow),
 		cmocka_unit_test(test_lease_model_sequential_ids),
 		cmocka_unit_test(test_lease_model_random_ids),
 		cmocka_unit_test(test_lease_ended_holder_hides_its_leases),
