@@ -328,12 +328,12 @@ $(BUILD)/tests/unit/%.o: tests/unit/%.c
 	$(CC) $(CPPFLAGS) -DKMEM_FAULT_INJECT $(CFLAGS) \
 	  $(shell pkg-config --cflags cmocka) -c -o $@ $<
 
-# The lease table's test links daemon/lease.c alone, with calloc and
-# posix_memalign wrapped so that it can fail the Nth allocation.
+# The lease table's test links daemon/lease.c alone, with calloc,
+# posix_memalign and mmap wrapped so that it can fail the Nth allocation.
 $(BUILD)/tests/test_lease: $(BUILD)/tests/unit/test_lease.o $(BUILD)/tests/unit/testutil.o \
 		$(BUILD)/daemon/lease.o
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -Wl,--wrap=calloc,--wrap=posix_memalign -o $@ $^ \
+	$(CC) $(LDFLAGS) -Wl,--wrap=calloc,--wrap=posix_memalign,--wrap=mmap -o $@ $^ \
 	  $(shell pkg-config --libs cmocka) $(LDLIBS)
 $(BUILD)/tests/unit/test_lease.o: CPPFLAGS += -Idaemon
 
