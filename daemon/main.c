@@ -18,6 +18,7 @@
 
 #include "kmem/size.h"
 #include "conffile.h"
+#include "dispatch.h"
 #include "http.h"
 #include "journal.h"
 #include "kmemd.h"
@@ -347,6 +348,7 @@ int main(int argc, char **argv)
 	journal_close(&d);
 	free(d.stats_cache[0].text);
 	free(d.stats_cache[1].text);
+	dispatch_fini();
 	lease_table_fini(&d.leases);
 	pools_destroy(&d);
 	log_info("stopped");
