@@ -252,14 +252,39 @@ static void all_free(const struct kmem_cache *c, struct kmem_slab *s)
 	s->hint = 0;
 }
 
+/* A slab descriptor: a spare one if there is, else a new one. */
+static struct kmem_slab *desc_get(struct kmem_cache *c)
+{
+	struct kmem_slab *s = c->spare;
+
+	if (!s)
+		return kmem__malloc(kmem__slab_desc_bytes(c));
+	c->spare = s->link.next;
+	c->nspare--;
+	return s;
+}
+
+static void desc_put(struct kmem_cache *c, struct kmem_slab *s)
+{
+	if (c->nspare == KMEM_SLAB_SPARE_DESC) {
+		kmem__free(s);
+		return;
+	}
+	s->link.next = c->spare;
+	c->spare = s;
+	c->nspare++;
+}
+
 static int grow(struct kmem_cache *c, struct kmem_slab **out)
 {
-	struct kmem_slab *s = kmem__malloc(kmem__slab_desc_bytes(c));
+	struct kmem_slab *s = desc_get(c);
 	uint64_t off;
 	int rc;
 
 	if (!s)
 		return KMEM_ENOMETA;
+	/* A failed grow frees its descriptor, spare or not: failures leave
+	 * no metadata behind (the fault-injection tests count it). */
 	rc = kmem__heap_pages_alloc(c->heap, c->slab_pages, &off);
 	if (rc) {
 		kmem__free(s);
@@ -292,7 +317,7 @@ static void release(struct kmem_cache *c, struct kmem_slab *s)
 	if (*kmem__slab_poison(c, s))
 		kmem__slab_poison_drop(c, s);
 	kmem__heap_pages_free(c->heap, s->start, c->slab_pages);
-	kmem__free(s);
+	desc_put(c, s);
 }
 
 /*
@@ -520,6 +545,18 @@ int kmem_cache_free(struct kmem_cache *c, uint64_t off)
 	return 0;
 }
 
+/* Free the spare descriptors. */
+static void desc_drop(struct kmem_cache *c)
+{
+	while (c->spare) {
+		struct kmem_slab *s = c->spare;
+
+		c->spare = s->link.next;
+		kmem__free(s);
+	}
+	c->nspare = 0;
+}
+
 uint64_t kmem_cache_shrink(struct kmem_cache *c)
 {
 	uint64_t n = 0;
@@ -528,6 +565,7 @@ uint64_t kmem_cache_shrink(struct kmem_cache *c)
 		release(c, c->heads[L_EMPTY]);
 		n++;
 	}
+	desc_drop(c);
 	return n;
 }
 
@@ -536,6 +574,7 @@ void kmem__cache_destroy_all(struct kmem_cache *c)
 	for (unsigned l = 0; l < L_COUNT; l++)
 		while (c->heads[l])
 			release(c, c->heads[l]);
+	desc_drop(c);
 	kmem__heap_cache_unlink(c->heap, c);
 	kmem__free(c);
 }
@@ -659,7 +698,8 @@ void kmem_cache_stats(const struct kmem_cache *c, struct kmem_cache_stats *st)
 	st->full_slabs = c->counts[L_FULL];
 	st->partial_slabs = c->counts[c->plist];
 	st->empty_slabs = c->counts[L_EMPTY];
-	st->meta_bytes = sizeof(*c) + slabs * kmem__slab_desc_bytes(c) +
+	st->meta_bytes = sizeof(*c) +
+			 (slabs + c->nspare) * kmem__slab_desc_bytes(c) +
 			 c->poison_maps * c->nwords * sizeof(uint64_t);
 	st->flags = c->flags;
 	st->poison_errors = c->poison_errors;
@@ -738,5 +778,9 @@ int kmem_cache_check(const struct kmem_cache *c)
 		if (n != c->counts[l])
 			return KMEM_ECORRUPT;
 	}
-	return maps == c->poison_maps ? 0 : KMEM_ECORRUPT;
+	for (const struct kmem_slab *s = c->spare; s; s = s->link.next)
+		if (++maps > c->poison_maps + c->nspare)
+			return KMEM_ECORRUPT;
+	return maps == c->poison_maps + c->nspare &&
+	       c->nspare <= KMEM_SLAB_SPARE_DESC ? 0 : KMEM_ECORRUPT;
 }

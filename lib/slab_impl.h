@@ -20,6 +20,8 @@
  */
 enum { L_FULL, L_PARTIAL, L_EMPTY, L_DPARTIAL, L_COUNT };
 
+#define KMEM_SLAB_SPARE_DESC 8
+
 struct slab_link {
 	struct kmem_slab *next, *prev;
 };
@@ -76,6 +78,11 @@ struct kmem_cache {
 	unsigned page_shift;
 	uint64_t colour_step, colour_max, colour_next;
 	unsigned reserve;
+	/* Descriptors of slabs given back, kept for the next grow (at most
+	 * KMEM_SLAB_SPARE_DESC), so a cache that breathes in and out with
+	 * each batch does not malloc a descriptor per slab each time. */
+	struct kmem_slab *spare;
+	unsigned nspare;
 	bool kmalloc;
 	uint8_t plist;			/* partial slabs: L_PARTIAL, or
 					   L_DPARTIAL while debugging */

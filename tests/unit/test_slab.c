@@ -256,6 +256,46 @@ static void test_slab_pending_frees(void **state)
 	kmem_heap_destroy(h);
 }
 
+/*
+ * A cache that grows and shrinks with every batch reuses the descriptors
+ * of the slabs it gave back: the second round allocates no metadata.
+ * Shrinking frees them.
+ */
+static void test_slab_spare_descriptors(void **state)
+{
+	struct kmem_heap *h = mkheap(1 * MiB);
+	struct kmem_cache *c = mkcache(h, "breathe", 256, 0, 1);
+	struct kmem_cache_stats st, st2;
+	uint64_t o[64];
+	long live;
+
+	(void)state;
+	for (int round = 0; round < 3; round++) {
+		if (round == 2)
+			live = kmem_fault_live();
+		for (int i = 0; i < 64; i++)
+			assert_int_equal(kmem_cache_alloc(c, &o[i]), 0);
+		stats(c, &st);
+		assert_int_equal(st.num_slabs, 4);
+		if (round == 2)
+			assert_int_equal(kmem_fault_live(), live);
+		for (int i = 0; i < 64; i++)
+			assert_int_equal(kmem_cache_free(c, o[i]), 0);
+		stats(c, &st2);
+		/* One empty slab kept, three given back to the heap. */
+		assert_int_equal(st2.num_slabs, 1);
+		assert_int_equal(st2.active_objs, 0);
+		assert_int_equal(st2.meta_bytes, st.meta_bytes);
+	}
+	live = kmem_fault_live();
+	assert_int_equal(kmem_cache_shrink(c), 1);
+	assert_int_equal(kmem_fault_live(), live - 4);
+	stats(c, &st);
+	assert_int_equal(st.num_slabs, 0);
+	assert_int_equal(kmem_cache_destroy(c), 0);
+	kmem_heap_destroy(h);
+}
+
 static void test_slab_create_errors(void **state)
 {
 	struct kmem_heap *h = mkheap(1 * MiB);
@@ -608,6 +648,7 @@ int main(void)
 		cmocka_unit_test(test_slab_partial_first),
 		cmocka_unit_test(test_slab_free_errors_change_nothing),
 		cmocka_unit_test(test_slab_pending_frees),
+		cmocka_unit_test(test_slab_spare_descriptors),
 		cmocka_unit_test(test_slab_create_errors),
 		cmocka_unit_test(test_slab_colour_staggers_slabs),
 		cmocka_unit_test(test_slab_enomem_when_heap_full),
