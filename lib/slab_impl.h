@@ -20,7 +20,7 @@
  */
 enum { L_FULL, L_PARTIAL, L_EMPTY, L_DPARTIAL, L_COUNT };
 
-#define KMEM_SLAB_SPARE_DESC 8
+#define KMEM_SLAB_SPARE_DESC 64
 
 struct slab_link {
 	struct kmem_slab *next, *prev;
