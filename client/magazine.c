@@ -95,6 +95,8 @@ struct mag {
 	uint64_t last_ns;	/* last exchange needed */
 	uint64_t refills, drains;
 	bool cache;		/* a named cache (name) or a size class */
+	bool off;		/* the daemon refuses refills: its memory is
+				   being debugged (depth 0 from then on) */
 	char name[MAG_NAME_MAX];
 };
 
@@ -487,6 +489,23 @@ static void mag_reap(struct kmem_client *c)
 	}
 }
 
+/*
+ * The daemon refused a refill of magazine gi with BUSY: the pool or cache
+ * is being debugged (poison, red zones), and objects idle here would
+ * escape its checks.  The magazine goes off for the rest of the
+ * connection: its idle objects go back now, depth 0 sends each object the
+ * application frees straight back, and allocations pass to plain
+ * requests.
+ */
+static void mag_off(struct kmem_client *c, size_t gi)
+{
+	struct mag *g = &c->mags->v[gi];
+
+	g->off = true;
+	g->depth = g->depth_max = 0;
+	mag_drain(c, gi, g->n);
+}
+
 /* Refill magazine gi so that it holds at least want objects. */
 static int mag_refill(struct kmem_client *c, size_t gi, uint32_t want)
 {
@@ -497,6 +516,10 @@ static int mag_refill(struct kmem_client *c, size_t gi, uint32_t want)
 	mag_adapt(g);
 	target = g->depth / 2 > want ? g->depth / 2 : want;
 	rc = mag_fetch(c, gi, target - g->n);
+	if (rc == KMEM_EBUSY) {
+		mag_off(c, gi);
+		return KMEM__MAG_PASS;
+	}
 	if (rc != KMEM_ENOMEM && rc != KMEM_EQUOTA)
 		return rc;
 	/* The pool is short: stop hoarding, then ask for just enough. */
@@ -553,7 +576,7 @@ alloc_slow(struct kmem_client *c, size_t gi, const struct kmem_alloc_opts *opts,
 	struct mag *g = &c->mags->v[gi];
 	int rc;
 
-	if (!plain(opts))
+	if (!plain(opts) || g->off)
 		return KMEM__MAG_PASS;
 	if (g->n == 0) {
 		rc = mag_refill(c, gi, 1);
@@ -820,14 +843,15 @@ int kmem__mag_cache_alloc(struct kmem_client *c, const char *name,
 	if (gi == SIZE_MAX)
 		return KMEM__MAG_PASS;
 	g = &m->v[gi];
-	if (count > g->depth_max)
+	if (g->off || count > g->depth_max)
 		return KMEM__MAG_PASS;
 	if (g->n < count)
 		rc = mag_refill(c, gi, count);
 	g = &m->v[gi];
 	/* A magazine just made for a name the daemon refused goes again
-	 * (it is the last one, so no index moves). */
-	if (rc && !g->len && gi == m->nmags - 1) {
+	 * (it is the last one, so no index moves); one turned off stays,
+	 * to remember. */
+	if (rc && !g->off && !g->len && gi == m->nmags - 1) {
 		free(g->r);
 		m->nmags--;
 	}

@@ -705,7 +705,8 @@ static void reply_batch(struct session *s, uint64_t seq, struct lease **ls,
  */
 static void batch_alloc(struct session *s, uint64_t seq, struct kmemd_pool *p,
 			uint32_t count, uint64_t unit, struct dcache *dc,
-			const struct alloc_args *a, const struct mag_req *mr)
+			const struct alloc_args *a, const char *tag,
+			const struct mag_req *mr)
 {
 	struct arena *ar = arena_of(s->d);
 	struct arena_mark mark;
@@ -767,7 +768,7 @@ static void batch_alloc(struct session *s, uint64_t seq, struct kmemd_pool *p,
 			rc = KMEM_EQUOTA;
 			break;
 		}
-		ls[n] = leases_grant(s, p, kind, &buf, dc, unit, NULL, NULL, false);
+		ls[n] = leases_grant(s, p, kind, &buf, dc, unit, NULL, tag, false);
 		if (!ls[n]) {
 			if (dc)
 				kmem_cache_free(dc->cache, buf.off);
@@ -792,6 +793,42 @@ static void batch_alloc(struct session *s, uint64_t seq, struct kmemd_pool *p,
 	arena_release(ar, mark);
 }
 
+/* A batch's tag: as Alloc.tag.  0 or INVALID_ARGUMENT with msg. */
+static int check_tag(const char *tag, char *msg, size_t msglen)
+{
+	if (strlen(tag) >= LEASE_TAG_MAX || !printable(tag)) {
+		snprintf(msg, msglen, "a tag is printable ASCII of at most %d "
+			 "bytes", LEASE_TAG_MAX - 1);
+		return KMEM__STATUS__STATUS_INVALID_ARGUMENT;
+	}
+	return 0;
+}
+
+/*
+ * A magazine refill from memory that is being debugged is refused: objects
+ * idle in a client's magazine would escape the poison and red-zone checks
+ * (a write after free into one is never seen), so a debugging pool or
+ * cache is served one request at a time, as slub_debug takes a cache off
+ * the per-CPU fast path.  libkmem turns its magazines for it off and asks
+ * again without the flag.  True (and replied) when refused.
+ */
+static bool refuse_magazine(struct session *s, uint64_t seq,
+			    const struct mag_req *mr, unsigned debug,
+			    const char *what, const char *name)
+{
+	char msg[KMEM_MSG_MAX];
+
+	if (!mr || !(debug & (KMEM_CACHE_POISON | KMEM_CACHE_REDZONE)))
+		return false;
+	/* The idle figures the request carries are still the client's. */
+	magazine_report(s, NULL, mr, 0, 0);
+	snprintf(msg, sizeof(msg), "%s '%s' is being debugged (poison or red "
+		 "zones): no client magazines; allocate without the magazine "
+		 "flag", what, name);
+	dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_BUSY, msg);
+	return true;
+}
+
 static void do_alloc_batch(struct session *s, uint64_t seq,
 			   const Kmem__AllocBatch *m)
 {
@@ -799,25 +836,28 @@ static void do_alloc_batch(struct session *s, uint64_t seq,
 	struct alloc_args a = { .node = -1 };
 	struct kmemd_pool *p;
 	struct mag_req mr;
+	const struct mag_req *mp;
 	int st = check_common(m->size, m->align, m->flags, &a.flags, msg, sizeof(msg));
 
 	if (!st && (a.flags & KMEM_POOL_SCATTER)) {
 		snprintf(msg, sizeof(msg), "scatter allocations cannot be batched");
 		st = KMEM__STATUS__STATUS_INVALID_ARGUMENT;
 	}
+	if (!st)
+		st = check_tag(m->tag, msg, sizeof(msg));
 	if (st) {
 		dispatch_reply_status(s, seq, st, msg);
 		return;
 	}
 	p = usable_pool(s, seq, m->pool);
-	if (!p)
+	mp = mag_fields(&mr, m->magazine, m->n_magazine_objects,
+			m->magazine_objects, m->n_magazine_bytes,
+			m->magazine_bytes);
+	if (!p || refuse_magazine(s, seq, mp, p->debug, "pool", p->cfg.name))
 		return;
 	a.size = m->size;
 	a.align = m->align;
-	batch_alloc(s, seq, p, m->count, m->size, NULL, &a,
-		    mag_fields(&mr, m->magazine, m->n_magazine_objects,
-			       m->magazine_objects, m->n_magazine_bytes,
-			       m->magazine_bytes));
+	batch_alloc(s, seq, p, m->count, m->size, NULL, &a, m->tag, mp);
 }
 
 /* ------------------------------------------------------------ caches */
@@ -891,6 +931,8 @@ static void do_cache_alloc(struct session *s, uint64_t seq,
 		find_cache(s->d, m->name, 0) :
 		find_cache(s->d, NULL, m->cache_id);
 	struct mag_req mr;
+	const struct mag_req *mp;
+	char msg[KMEM_MSG_MAX];
 
 	if (!dc) {
 		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NOT_FOUND,
@@ -902,10 +944,19 @@ static void do_cache_alloc(struct session *s, uint64_t seq,
 				      "the cache's pool is not open to this uid");
 		return;
 	}
+	if (check_tag(m->tag, msg, sizeof(msg))) {
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_INVALID_ARGUMENT,
+				      msg);
+		return;
+	}
+	mp = mag_fields(&mr, m->magazine, m->n_magazine_objects,
+			m->magazine_objects, m->n_magazine_bytes,
+			m->magazine_bytes);
+	if (refuse_magazine(s, seq, mp, kmem_cache_flags(dc->cache), "cache",
+			    kmem_cache_name(dc->cache)))
+		return;
 	batch_alloc(s, seq, dc->pool, m->count, kmem_cache_objsize(dc->cache),
-		    dc, NULL, mag_fields(&mr, m->magazine, m->n_magazine_objects,
-					 m->magazine_objects, m->n_magazine_bytes,
-					 m->magazine_bytes));
+		    dc, NULL, m->tag, mp);
 }
 
 static void do_cache_destroy(struct session *s, uint64_t seq,
@@ -1107,9 +1158,17 @@ static void count_latency(struct kmemd *d, uint64_t ns)
 
 void dispatch_frame(struct session *s, const uint8_t *payload, size_t len)
 {
+	uint64_t now = 0;
+
+	dispatch_frame_at(s, payload, len, &now);
+}
+
+void dispatch_frame_at(struct session *s, const uint8_t *payload, size_t len,
+		       uint64_t *now)
+{
 	struct arena *a = arena_of(s->d);
 	Kmem__Request *q = NULL;
-	uint64_t t0 = uv_hrtime();
+	uint64_t t0 = *now ? *now : uv_hrtime();
 	enum req_type t;
 
 	if (kmem_frame_unpack_request(payload, len, arena_protobuf(a), &q)) {
@@ -1127,7 +1186,8 @@ void dispatch_frame(struct session *s, const uint8_t *payload, size_t len)
 	else {
 		s->d->ctr.requests[t]++;
 		handle(s, q);
-		count_latency(s->d, uv_hrtime() - t0);
+		*now = uv_hrtime();
+		count_latency(s->d, *now - t0);
 	}
 	/* Not kmem_frame_free_request(): the reset gives it all back. */
 	arena_reset(a);

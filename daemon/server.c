@@ -394,6 +394,7 @@ static void process(struct session *s)
 	const uint8_t *payload;
 	bool held = false;
 	unsigned n = 0;
+	uint64_t now = 0;	/* end of the previous request (dispatch.h) */
 	size_t len;
 	int rc;
 
@@ -418,7 +419,7 @@ static void process(struct session *s)
 				"frame longer than the maximum" : "out of memory");
 			break;
 		}
-		dispatch_frame(s, payload, len);
+		dispatch_frame_at(s, payload, len, &now);
 		n++;
 	}
 	if (!held && s->backlog && !s->closing) {

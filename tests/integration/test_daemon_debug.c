@@ -18,6 +18,7 @@
 
 #include "testutil.h"
 #include "harness.h"
+#include "raw.h"
 
 #define NOBODY 65534
 
@@ -391,6 +392,110 @@ static void test_debug_lease_listing(void **state)
 	kmem_client_disconnect(c);
 }
 
+/* One raw request that answers with a LeaseBatch (NULL otherwise: the
+ * status is then in *st). */
+static Kmem__Response *raw_call(struct integ_raw *r, Kmem__Request *q,
+				Kmem__Status *st)
+{
+	Kmem__Response *a;
+
+	assert_int_equal(integ_raw_send(r, q), 0);
+	a = integ_raw_recv(r, 5000);
+	assert_non_null(a);
+	assert_int_equal(a->seq, q->seq);
+	*st = a->status;
+	if (a->body_case == KMEM__RESPONSE__BODY_LEASE_BATCH)
+		return a;
+	kmem_frame_free_response(a, NULL);
+	return NULL;
+}
+
+/*
+ * AllocBatch and CacheAlloc carry a tag for every lease they grant, as
+ * Alloc does; a tag that is too long or not printable is refused and
+ * costs nothing.
+ */
+static void test_debug_batch_leases_tagged(void **state)
+{
+	Kmem__Request q = KMEM__REQUEST__INIT;
+	Kmem__AllocBatch ab = KMEM__ALLOC_BATCH__INIT;
+	Kmem__CacheAlloc ca = KMEM__CACHE_ALLOC__INIT;
+	struct kmem_client *c = connect_as("integ-batch-tags");
+	struct integ_raw r;
+	Kmem__Response *a;
+	Kmem__Status st;
+	json_t *doc, *ls;
+	json_error_t jerr;
+	char *text;
+	size_t tags[2] = { 0, 0 };
+
+	(void)state;
+	assert_int_equal(kmem_client_cache_create(c, "plain", "integ-tagged", 48,
+						  0, NULL), 0);
+	assert_int_equal(integ_raw_connect(&r, F.d.sock), 0);
+	a = integ_raw_hello(&r, 1);
+	assert_non_null(a);
+	kmem_frame_free_response(a, NULL);
+	ab.pool = (char *)"plain";
+	ab.size = 100;
+	ab.count = 3;
+	ab.tag = (char *)"rx-ring";
+	q.seq = 2;
+	q.body_case = KMEM__REQUEST__BODY_ALLOC_BATCH;
+	q.alloc_batch = &ab;
+	a = raw_call(&r, &q, &st);
+	assert_non_null(a);
+	kmem_frame_free_response(a, NULL);
+	ca.cache_case = KMEM__CACHE_ALLOC__CACHE_NAME;
+	ca.name = (char *)"integ-tagged";
+	ca.count = 2;
+	ca.tag = (char *)"descs";
+	q.seq = 3;
+	q.body_case = KMEM__REQUEST__BODY_CACHE_ALLOC;
+	q.cache_alloc = &ca;
+	a = raw_call(&r, &q, &st);
+	assert_non_null(a);
+	kmem_frame_free_response(a, NULL);
+	/* Refused: 32 bytes, then a newline. */
+	ab.tag = (char *)"0123456789abcdef0123456789abcdef";
+	q.seq = 4;
+	q.body_case = KMEM__REQUEST__BODY_ALLOC_BATCH;
+	q.alloc_batch = &ab;	/* the body is a union */
+	assert_null(raw_call(&r, &q, &st));
+	assert_int_equal(st, KMEM__STATUS__STATUS_INVALID_ARGUMENT);
+	ca.tag = (char *)"two\nlines";
+	q.seq = 5;
+	q.body_case = KMEM__REQUEST__BODY_CACHE_ALLOC;
+	q.cache_alloc = &ca;
+	assert_null(raw_call(&r, &q, &st));
+	assert_int_equal(st, KMEM__STATUS__STATUS_INVALID_ARGUMENT);
+	/* This process holds exactly the five leases, tagged. */
+	assert_int_equal(kmem_client_leases(F.obs, getpid(), &text), 0);
+	doc = json_loads(text, 0, &jerr);
+	free(text);
+	assert_non_null(doc);
+	ls = json_object_get(doc, "leases");
+	assert_int_equal(json_array_size(ls), 5);
+	for (size_t i = 0; i < 5; i++) {
+		const char *t = json_string_value(json_object_get(
+			json_array_get(ls, i), "tag"));
+
+		assert_non_null(t);
+		if (!strcmp(t, "rx-ring"))
+			tags[0]++;
+		else if (!strcmp(t, "descs"))
+			tags[1]++;
+	}
+	assert_int_equal(tags[0], 3);
+	assert_int_equal(tags[1], 2);
+	json_decref(doc);
+	integ_raw_close(&r);
+	assert_int_equal(integ_wait_sessions(F.obs, 2, 5000), 0);
+	assert_int_equal(kmem_client_cache_destroy(c, "integ-tagged"), 0);
+	expect_verify_ok();
+	kmem_client_disconnect(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +504,7 @@ int main(void)
 		cmocka_unit_test(test_debug_verify_finds_live_overrun),
 		cmocka_unit_test(test_debug_switch_poison),
 		cmocka_unit_test(test_debug_lease_listing),
+		cmocka_unit_test(test_debug_batch_leases_tagged),
 	};
 
 	return cmocka_run_group_tests_name("daemon_debug", tests, group_setup,

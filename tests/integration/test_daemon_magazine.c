@@ -20,6 +20,7 @@
 
 #include "testutil.h"
 #include "harness.h"
+#include "kmem/slab.h"
 
 #define POOL_MIB 32
 #define PAIRS 10000
@@ -640,6 +641,74 @@ static void test_daemon_magazine_stats_figures(void **state)
 	assert_acct_equal(&a1, &a0);
 }
 
+/* ------------------------------------------------------------ debugging */
+
+/*
+ * Switching poison on in the pool turns the client's magazine off at its
+ * next refill (the daemon answers BUSY): its idle objects go back, every
+ * allocation and free after that is a plain request, and an object the
+ * application frees is poisoned at once instead of sitting unchecked in
+ * the magazine.
+ */
+static void test_daemon_magazine_off_while_debugging(void **state)
+{
+	static const uint64_t sz[] = { OBJ };
+	struct kmem_buf b[64];
+	struct integ_acct a0, a1;
+	struct kmem_client *c;
+	struct reqs r0, r1;
+	const char *s = "integ-mag-debug";
+	uint32_t held;
+	size_t n = 0;
+
+	(void)state;
+	warm(sz, 1);
+	take_acct(&a0);
+	c = connect_opts(s, 0);
+	assert_int_equal(kmem_client_alloc(c, OBJ, NULL, &b[n++]), 0);
+	held = mag_info(c, "kmalloc-64").held;
+	assert_true(held > 0);
+	assert_int_equal(kmem_client_debug(F.obs, "p", true), 0);
+	/* Use up what the magazine holds: no round trip yet. */
+	for (uint32_t i = 0; i < held; i++)
+		assert_int_equal(kmem_client_alloc(c, OBJ, NULL, &b[n++]), 0);
+	assert_int_equal(mag_info(c, "kmalloc-64").held, 0);
+	/* The refill is refused; the allocation is served as a plain one. */
+	take_reqs(&r0);
+	assert_int_equal(kmem_client_alloc(c, OBJ, NULL, &b[n++]), 0);
+	take_reqs(&r1);
+	assert_int_equal(r1.alloc_batch - r0.alloc_batch, 1);
+	assert_int_equal(r1.alloc - r0.alloc, 1);
+	assert_int_equal(mag_info(c, "kmalloc-64").depth, 0);
+	assert_int_equal(mag_info(c, "kmalloc-64").held, 0);
+	assert_int_equal(figure(s, "leases"), n);
+	assert_int_equal(figure(s, "magazine_objects"), 0);
+	/* From now on a free goes to the daemon, which poisons the object. */
+	for (size_t i = 0; i < n; i++) {
+		take_reqs(&r0);
+		assert_int_equal(kmem_client_free(c, &b[i]), 0);
+		take_reqs(&r1);
+		assert_int_equal((r1.free - r0.free) + (r1.free_batch - r0.free_batch), 1);
+		assert_int_equal(figure(s, "leases"), n - i - 1);
+	}
+	/* Allocations stay plain requests, and hand out poisoned memory
+	 * that nobody wrote into (no report). */
+	take_reqs(&r0);
+	assert_int_equal(kmem_client_alloc(c, OBJ, NULL, &b[0]), 0);
+	take_reqs(&r1);
+	assert_int_equal(r1.alloc - r0.alloc, 1);
+	assert_int_equal(r1.alloc_batch - r0.alloc_batch, 0);
+	for (size_t i = 0; i < OBJ; i++)
+		assert_int_equal(((uint8_t *)b[0].ptr)[i], KMEM_POISON_BYTE);
+	assert_int_equal(figure(NULL, "poison_errors"), 0);
+	assert_int_equal(kmem_client_free(c, &b[0]), 0);
+	assert_int_equal(kmem_client_debug(F.obs, "p", false), 0);
+	kmem_client_disconnect(c);
+	assert_int_equal(integ_wait_sessions(F.obs, a0.sessions, 5000), 0);
+	take_acct(&a1);
+	assert_acct_equal(&a1, &a0);
+}
+
 /* ------------------------------------------------------------ caches */
 
 #define MAG_CACHE "integ-mag-cache"
@@ -803,6 +872,7 @@ int main(void)
 		cmocka_unit_test(test_daemon_magazine_killed_client_reclaimed),
 		cmocka_unit_test(test_daemon_magazine_opt_out),
 		cmocka_unit_test(test_daemon_magazine_stats_figures),
+		cmocka_unit_test(test_daemon_magazine_off_while_debugging),
 		cmocka_unit_test(test_daemon_magazine_named_cache),
 		cmocka_unit_test(test_daemon_magazine_answers_its_own_errors),
 	};
