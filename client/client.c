@@ -1,12 +1,24 @@
 /*
- * client.c - libkmem: a synchronous client of kmemd over plain sockets.
+ * client.c - libkmem: a client of kmemd over plain sockets.
  *
- * One request at a time per connection (a mutex serialises threads): pack
+ * One caller at a time per connection (a mutex serialises threads): pack
  * the request into a frame, write it whole, read frames until its response
  * arrives.  The Hello response brings the pools' fds as SCM_RIGHTS on its
  * first byte, so the very first read is a recvmsg() with room for them.
+ *
+ * Pipelined batches (pipeline.c) leave requests in flight between calls.
+ * The daemon answers in order, so their replies come before that of any
+ * later request: whoever reads one that is not its own hands it to its
+ * ticket.  While tickets are outstanding, writes do not block blindly:
+ * the daemon stops reading a session whose replies pile up unread, so a
+ * write that would block reads those replies until the socket has room
+ * (a client and a daemon each waiting for the other to read would never
+ * move).  A stream that breaks or gets out of step is shut down at once:
+ * every later call, and every outstanding ticket, fails with KMEM_ECONN
+ * rather than read another request's reply.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,23 +63,26 @@ const char *kmem_client_error(const struct kmem_client *c)
 
 /* ------------------------------------------------------------ transport */
 
-static int write_all(struct kmem_client *c)
+/*
+ * The stream cannot be trusted any more (lost, or out of step with the
+ * requests): shut it down, so that every later call fails at once rather
+ * than read another request's reply, and fail the outstanding tickets.
+ * Returns code, with the sentence recorded.
+ */
+static int broken(struct kmem_client *c, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int broken(struct kmem_client *c, int code, const char *fmt, ...)
 {
-	size_t off = 0;
+	va_list ap;
 
-	while (off < c->out.len) {
-		ssize_t n = send(c->sock, c->out.data + off, c->out.len - off,
-				 MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return fail(c, KMEM_ECONN, "connection to kmemd lost: %s",
-				    n < 0 ? strerror(errno) : "closed");
-		off += (size_t)n;
-	}
-	kmem_frame_buf_consume(&c->out, off);
-	return 0;
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
+	va_end(ap);
+	if (c->sock >= 0)
+		shutdown(c->sock, SHUT_RDWR);
+	kmem__pipe_lost(c, c->err);
+	return code;
 }
 
 /* Read more bytes; with fds non-NULL, accept SCM_RIGHTS too. */
@@ -86,8 +101,8 @@ static int read_more(struct kmem_client *c, int *fds, size_t *nfds)
 		n = recvmsg(c->sock, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n <= 0)
-		return fail(c, KMEM_ECONN, "connection to kmemd lost: %s",
-			    n < 0 ? strerror(errno) : "closed by the daemon");
+		return broken(c, KMEM_ECONN, "connection to kmemd lost: %s",
+			      n < 0 ? strerror(errno) : "closed by the daemon");
 	if (fds) {
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm;
 		     cm = CMSG_NXTHDR(&mh, cm)) {
@@ -104,28 +119,133 @@ static int read_more(struct kmem_client *c, int *fds, size_t *nfds)
 	return 0;
 }
 
-/* Read until one response frame is complete and unpack it. */
-static int read_response(struct kmem_client *c, Kmem__Response **r,
-			 int *fds, size_t *nfds)
+/* The next response already read, if a whole one is: 1 and *r, 0 when
+ * more bytes are needed, or an error (the connection is then broken). */
+static int next_response(struct kmem_client *c, Kmem__Response **r)
 {
 	const uint8_t *p;
 	size_t len;
+	int rc = kmem_frame_decoder_next(&c->dec, &p, &len);
+
+	if (rc < 0)
+		return broken(c, KMEM_EPROTO, "bad frame from kmemd: %s",
+			      kmem_strerror(rc));
+	if (rc == 1 && kmem_frame_unpack_response(p, len, NULL, r))
+		return broken(c, KMEM_EPROTO, "kmemd sent a response that does "
+			      "not parse");
+	return rc;
+}
+
+/* Keep r, which is not the awaited reply, for its ticket; a reply that
+ * answers nothing outstanding means the stream is out of step. */
+static int keep(struct kmem_client *c, Kmem__Response *r)
+{
+	uint64_t seq = r->seq;
+
+	if (kmem__pipe_keep(c, r) == 0)
+		return 0;
+	kmem_frame_free_response(r, NULL);
+	return broken(c, KMEM_EPROTO, "kmemd answered request %llu, which is "
+		      "not outstanding (response out of order)",
+		      (unsigned long long)seq);
+}
+
+/*
+ * A write would block: the daemon may be waiting for us to read replies
+ * (it stops reading a session whose replies pile up), so take in what it
+ * sent, keeping each reply for its ticket, until the socket has room.
+ */
+static int wait_writable(struct kmem_client *c)
+{
+	struct pollfd pf = { .fd = c->sock, .events = POLLIN | POLLOUT };
+	Kmem__Response *r;
+	int rc;
+
+	while ((rc = next_response(c, &r)) == 1)
+		if ((rc = keep(c, r)))
+			return rc;
+	if (rc)
+		return rc;
+	while (poll(&pf, 1, -1) < 0)
+		if (errno != EINTR)
+			return broken(c, KMEM_ECONN, "poll: %s", strerror(errno));
+	/* Replies are read only when the daemon cannot take our bytes. */
+	if ((pf.revents & (POLLIN | POLLHUP | POLLERR)) && !(pf.revents & POLLOUT))
+		return read_more(c, NULL, NULL);
+	return 0;
+}
+
+static int write_all(struct kmem_client *c)
+{
+	size_t off = 0;
+
+	while (off < c->out.len) {
+		/* Only replies to tickets can be pending while we write, and
+		 * only then can the daemon wait for us to read. */
+		int flags = MSG_NOSIGNAL | (c->ntickets ? MSG_DONTWAIT : 0);
+		ssize_t n = send(c->sock, c->out.data + off, c->out.len - off, flags);
+		int rc;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if ((rc = wait_writable(c)))
+				return rc;
+			continue;
+		}
+		if (n <= 0)
+			return broken(c, KMEM_ECONN, "connection to kmemd lost: %s",
+				      n < 0 ? strerror(errno) : "closed");
+		off += (size_t)n;
+	}
+	kmem_frame_buf_consume(&c->out, off);
+	return 0;
+}
+
+int kmem__client_send(struct kmem_client *c, Kmem__Request *q)
+{
+	int rc;
+
+	if (c->sock < 0)
+		return fail(c, KMEM_ECONN, "not connected");
+	q->seq = ++c->seq;
+	rc = kmem_frame_pack_request(&c->out, q);
+	if (rc)
+		return fail(c, rc, "request too large: %s", kmem_strerror(rc));
+	rc = write_all(c);
+	if (rc)		/* the stream is shut down: nothing more goes out */
+		kmem_frame_buf_consume(&c->out, c->out.len);
+	return rc;
+}
+
+/* Read until the reply to seq arrives (fds: as read_more). */
+static int wait_fds(struct kmem_client *c, uint64_t seq, Kmem__Response **r,
+		    int *fds, size_t *nfds)
+{
+	Kmem__Response *resp;
 	int rc;
 
 	for (;;) {
-		rc = kmem_frame_decoder_next(&c->dec, &p, &len);
+		rc = next_response(c, &resp);
 		if (rc < 0)
-			return fail(c, KMEM_EPROTO, "bad frame from kmemd: %s",
-				    kmem_strerror(rc));
-		if (rc == 1)
+			return rc;
+		if (rc == 0) {
+			if ((rc = read_more(c, fds, nfds)))
+				return rc;
+			continue;
+		}
+		if (resp->seq == seq)
 			break;
-		rc = read_more(c, fds, nfds);
-		if (rc)
+		if ((rc = keep(c, resp)))
 			return rc;
 	}
-	if (kmem_frame_unpack_response(p, len, NULL, r))
-		return fail(c, KMEM_EPROTO, "kmemd sent a response that does not parse");
+	*r = resp;
 	return 0;
+}
+
+int kmem__client_wait(struct kmem_client *c, uint64_t seq, Kmem__Response **r)
+{
+	return wait_fds(c, seq, r, NULL, NULL);
 }
 
 static int status_code(int st)
@@ -146,6 +266,20 @@ static int status_code(int st)
 	}
 }
 
+int kmem__client_status(struct kmem_client *c, Kmem__Response *r)
+{
+	int rc = status_code(r->status);
+
+	if (rc == 0) {
+		c->err[0] = 0;
+		return 0;
+	}
+	fail(c, rc, "%s", r->message && *r->message ? r->message :
+	     kmem_strerror(rc));
+	kmem_frame_free_response(r, NULL);
+	return rc;
+}
+
 /*
  * One round trip.  On 0, *r is the response (status OK); the caller frees
  * it with kmem_frame_free_response().  Errors carry the daemon's sentence.
@@ -153,33 +287,19 @@ static int status_code(int st)
 static int call_fds(struct kmem_client *c, Kmem__Request *q, Kmem__Response **r,
 		    int *fds, size_t *nfds)
 {
-	Kmem__Response *resp = NULL;
-	int rc;
+	Kmem__Response *resp;
+	int rc = kmem__client_send(c, q);
 
-	if (c->sock < 0)
-		return fail(c, KMEM_ECONN, "not connected");
-	q->seq = ++c->seq;
-	rc = kmem_frame_pack_request(&c->out, q);
-	if (rc)
-		return fail(c, rc, "request too large: %s", kmem_strerror(rc));
-	rc = write_all(c);
 	if (!rc)
-		rc = read_response(c, &resp, fds, nfds);
+		rc = wait_fds(c, q->seq, &resp, fds, nfds);
+	if (!rc)
+		rc = kmem__client_status(c, resp);
 	if (rc)
 		return rc;
-	if (resp->seq != q->seq) {
+	if (r)
+		*r = resp;
+	else
 		kmem_frame_free_response(resp, NULL);
-		return fail(c, KMEM_EPROTO, "response out of order");
-	}
-	rc = status_code(resp->status);
-	if (rc) {
-		fail(c, rc, "%s", resp->message && *resp->message ? resp->message :
-		     kmem_strerror(rc));
-		kmem_frame_free_response(resp, NULL);
-		return rc;
-	}
-	c->err[0] = 0;
-	*r = resp;
 	return 0;
 }
 
@@ -225,7 +345,7 @@ static int hello(struct kmem_client *c, const char *name)
 {
 	Kmem__Request q = KMEM__REQUEST__INIT;
 	Kmem__Hello h = KMEM__HELLO__INIT;
-	Kmem__Response *r;
+	Kmem__Response *r = NULL;
 	int fds[MAX_POOLS];
 	size_t nfds = 0;
 	int rc;
@@ -239,10 +359,8 @@ static int hello(struct kmem_client *c, const char *name)
 		rc = fail(c, KMEM_EPROTO, "kmemd answered Hello with something else");
 	if (rc == 0)
 		rc = map_pools(c, r->hello, fds, nfds);
-	if (rc == 0)
-		kmem_frame_free_response(r, NULL);
-	else if (r && rc != KMEM_ECONN && rc != KMEM_EPROTO)
-		kmem_frame_free_response(r, NULL);
+	/* r is set only when the round trip succeeded. */
+	kmem_frame_free_response(r, NULL);
 	/* fds that belong to no pool are closed now. */
 	for (size_t i = 0; i < nfds; i++) {
 		bool used = false;
@@ -323,8 +441,10 @@ void kmem_client_disconnect(struct kmem_client *c)
 {
 	if (!c)
 		return;
-	/* The daemon takes back what the magazines held with the session. */
+	/* The daemon takes back what the magazines held with the session,
+	 * and the leases of tickets not received. */
 	kmem__mag_destroy(c);
+	kmem__pipe_fini(c);
 	for (size_t i = 0; i < c->npools; i++) {
 		if (c->pools[i].base)
 			munmap(c->pools[i].base, c->pools[i].size);

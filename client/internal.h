@@ -24,6 +24,27 @@
 
 struct kmem_mags;
 
+/*
+ * One pipelined batch (pipeline.c): a request sent whose reply the caller
+ * has not received yet.  Its ticket is the request's seq.
+ */
+enum kmem__ticket_state {
+	KMEM__T_FREE,		/* slot unused */
+	KMEM__T_SENT,		/* request written, reply not read */
+	KMEM__T_READ,		/* reply read and kept in r */
+	KMEM__T_DONE,		/* outcome known without a reply: rc, msg */
+};
+
+struct kmem__ticket {
+	uint64_t seq;
+	uint32_t count;		/* buffers of an AllocBatch; 0 for a FreeBatch */
+	uint8_t state;		/* enum kmem__ticket_state */
+	int rc;			/* KMEM__T_DONE: the outcome */
+	char *msg;		/* KMEM__T_DONE with an error: its sentence
+				   (malloc'd; NULL: kmem_strerror's) */
+	Kmem__Response *r;	/* KMEM__T_READ: the reply, status unchecked */
+};
+
 struct cpool {
 	char name[32];
 	char iova[8];
@@ -45,6 +66,8 @@ struct kmem_client {
 	size_t rlen, rpos;	/* unread bytes of rbuf not yet fed */
 	char err[256];
 	struct kmem_mags *mags;	/* magazine.c; NULL when opted out */
+	unsigned ntickets;	/* slots of tickets[] in use */
+	struct kmem__ticket tickets[KMEM_PIPE_MAX];
 };
 
 /* The connection mutex's slow paths (mutex.c): v is the word's value the
@@ -80,10 +103,55 @@ static inline void kmem__client_unlock(struct kmem_client *c, bool locked)
 int kmem__client_fail(struct kmem_client *c, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* One round trip (caller holds c->lock).  On 0 *r is an OK response to
- * release with kmem_frame_free_response(). */
+/*
+ * One round trip (caller holds c->lock).  On 0 *r is an OK response to
+ * release with kmem_frame_free_response(); r NULL releases it here, for
+ * the requests whose reply carries nothing but its status.  Replies to
+ * outstanding tickets that arrive first are kept for their receiver.
+ */
 int kmem__client_call(struct kmem_client *c, Kmem__Request *q,
 		      Kmem__Response **r);
+
+/*
+ * The two halves of kmem__client_call, for pipelining (caller holds
+ * c->lock).  kmem__client_send numbers q (q->seq) and writes it whole,
+ * reading and keeping tickets' replies meanwhile if the daemon waits for
+ * them to be read.  kmem__client_wait reads until the reply to seq arrives
+ * and gives it unchecked in *r, keeping tickets' replies that come before
+ * it.  kmem__client_status turns a reply's status into 0 (the sentence
+ * cleared) or an error (the daemon's sentence recorded, r released).  A
+ * transport or framing failure shuts the connection down and fails every
+ * outstanding ticket (kmem__pipe_lost).
+ */
+int kmem__client_send(struct kmem_client *c, Kmem__Request *q);
+int kmem__client_wait(struct kmem_client *c, uint64_t seq, Kmem__Response **r);
+int kmem__client_status(struct kmem_client *c, Kmem__Response *r);
+
+/* Requests built once for their every user (ops.c): an AllocBatch into
+ * q and a, and a FreeBatch (cache false, into fb) or CacheFree (true,
+ * into cf) of ids.  Pointers are stored, not copied. */
+void kmem__req_alloc_batch(Kmem__Request *q, Kmem__AllocBatch *a,
+			   const char *pool, uint64_t size, unsigned flags,
+			   uint32_t count);
+void kmem__req_ids(Kmem__Request *q, Kmem__FreeBatch *fb, Kmem__CacheFree *cf,
+		   bool cache, const uint64_t *ids, size_t n);
+
+/* An OK reply that must be a LeaseBatch of count leases into out[0..count)
+ * (ops.c).  Releases r.  0, or KMEM_EPROTO with nothing usable in out. */
+int kmem__lease_batch(struct kmem_client *c, Kmem__Response *r, uint32_t count,
+		      struct kmem_buf *out);
+
+/*
+ * The ticket table (pipeline.c), called by the transport with c->lock
+ * held.  kmem__pipe_keep takes a reply that is not the one being waited
+ * for: 0 if it answers an outstanding ticket (kept in it), -1 otherwise
+ * (the caller still owns r).  kmem__pipe_lost fails every ticket whose
+ * outcome the connection can no longer bring, with KMEM_ECONN and the
+ * sentence why.  kmem__pipe_fini releases what the table holds.
+ */
+int kmem__pipe_keep(struct kmem_client *c, Kmem__Response *r);
+void kmem__pipe_lost(struct kmem_client *c, const char *why);
+void kmem__pipe_fini(struct kmem_client *c);
 
 /*
  * Magazines (magazine.c).  create/destroy at connect and disconnect; the

@@ -166,16 +166,11 @@ static int do_free_id(struct kmem_client *c, uint64_t id)
 {
 	Kmem__Request q = KMEM__REQUEST__INIT;
 	Kmem__Free f = KMEM__FREE__INIT;
-	Kmem__Response *r;
-	int rc;
 
 	f.id = id;
 	q.body_case = KMEM__REQUEST__BODY_FREE;
 	q.free = &f;
-	rc = kmem__client_call(c, &q, &r);
-	if (!rc)
-		kmem_frame_free_response(r, NULL);
-	return rc;
+	return kmem__client_call(c, &q, NULL);
 }
 
 static int mag_or_free(struct kmem_client *c, uint64_t id)
@@ -224,20 +219,38 @@ static int batch_bufs(struct kmem_client *c, const Kmem__LeaseBatch *lb,
 	return 0;
 }
 
-static int batch_call(struct kmem_client *c, Kmem__Request *q, uint32_t count,
+int kmem__lease_batch(struct kmem_client *c, Kmem__Response *r, uint32_t count,
 		      struct kmem_buf *out)
 {
-	Kmem__Response *r;
-	int rc = kmem__client_call(c, q, &r);
+	int rc;
 
-	if (rc)
-		return rc;
 	if (r->body_case != KMEM__RESPONSE__BODY_LEASE_BATCH)
 		rc = kmem__client_fail(c, KMEM_EPROTO, "expected a LeaseBatch");
 	else
 		rc = batch_bufs(c, r->lease_batch, count, out);
 	kmem_frame_free_response(r, NULL);
 	return rc;
+}
+
+static int batch_call(struct kmem_client *c, Kmem__Request *q, uint32_t count,
+		      struct kmem_buf *out)
+{
+	Kmem__Response *r;
+	int rc = kmem__client_call(c, q, &r);
+
+	return rc ? rc : kmem__lease_batch(c, r, count, out);
+}
+
+void kmem__req_alloc_batch(Kmem__Request *q, Kmem__AllocBatch *a,
+			   const char *pool, uint64_t size, unsigned flags,
+			   uint32_t count)
+{
+	a->pool = (char *)(pool ? pool : "");
+	a->size = size;
+	a->count = count;
+	a->flags = flags;
+	q->body_case = KMEM__REQUEST__BODY_ALLOC_BATCH;
+	q->alloc_batch = a;
 }
 
 static int do_alloc_batch(struct kmem_client *c, const char *pool,
@@ -247,12 +260,7 @@ static int do_alloc_batch(struct kmem_client *c, const char *pool,
 	Kmem__Request q = KMEM__REQUEST__INIT;
 	Kmem__AllocBatch a = KMEM__ALLOC_BATCH__INIT;
 
-	a.pool = (char *)(pool ? pool : "");
-	a.size = size;
-	a.count = count;
-	a.flags = flags;
-	q.body_case = KMEM__REQUEST__BODY_ALLOC_BATCH;
-	q.alloc_batch = &a;
+	kmem__req_alloc_batch(&q, &a, pool, size, flags, count);
 	return batch_call(c, &q, count, out);
 }
 
@@ -263,30 +271,31 @@ int kmem_client_alloc_batch(struct kmem_client *c, const char *pool,
 	return LOCKED(c, do_alloc_batch(c, pool, size, flags, count, out));
 }
 
+void kmem__req_ids(Kmem__Request *q, Kmem__FreeBatch *fb, Kmem__CacheFree *cf,
+		   bool cache, const uint64_t *ids, size_t n)
+{
+	if (cache) {
+		cf->n_ids = n;
+		cf->ids = (uint64_t *)ids;
+		q->body_case = KMEM__REQUEST__BODY_CACHE_FREE;
+		q->cache_free = cf;
+	} else {
+		fb->n_ids = n;
+		fb->ids = (uint64_t *)ids;
+		q->body_case = KMEM__REQUEST__BODY_FREE_BATCH;
+		q->free_batch = fb;
+	}
+}
+
 static int do_ids(struct kmem_client *c, bool cache, const uint64_t *ids,
 		  size_t n)
 {
 	Kmem__Request q = KMEM__REQUEST__INIT;
 	Kmem__FreeBatch fb = KMEM__FREE_BATCH__INIT;
 	Kmem__CacheFree cf = KMEM__CACHE_FREE__INIT;
-	Kmem__Response *r;
-	int rc;
 
-	if (cache) {
-		cf.n_ids = n;
-		cf.ids = (uint64_t *)ids;
-		q.body_case = KMEM__REQUEST__BODY_CACHE_FREE;
-		q.cache_free = &cf;
-	} else {
-		fb.n_ids = n;
-		fb.ids = (uint64_t *)ids;
-		q.body_case = KMEM__REQUEST__BODY_FREE_BATCH;
-		q.free_batch = &fb;
-	}
-	rc = kmem__client_call(c, &q, &r);
-	if (!rc)
-		kmem_frame_free_response(r, NULL);
-	return rc;
+	kmem__req_ids(&q, &fb, &cf, cache, ids, n);
+	return kmem__client_call(c, &q, NULL);
 }
 
 static int mag_or_ids(struct kmem_client *c, bool cache, const uint64_t *ids,
@@ -375,8 +384,6 @@ static int do_named(struct kmem_client *c, int kind, const char *name,
 	Kmem__CacheDestroy cd = KMEM__CACHE_DESTROY__INIT;
 	Kmem__Lookup lk = KMEM__LOOKUP__INIT;
 	Kmem__Detach dt = KMEM__DETACH__INIT;
-	Kmem__Response *r;
-	int rc;
 
 	switch (kind) {
 	case 0:
@@ -395,10 +402,7 @@ static int do_named(struct kmem_client *c, int kind, const char *name,
 		q.cache_destroy = &cd;
 		break;
 	}
-	rc = kmem__client_call(c, &q, &r);
-	if (!rc)
-		kmem_frame_free_response(r, NULL);
-	return rc;
+	return kmem__client_call(c, &q, NULL);
 }
 
 int kmem_client_lookup(struct kmem_client *c, const char *name,
@@ -469,17 +473,12 @@ static int do_debug(struct kmem_client *c, const char *pool, bool poison)
 {
 	Kmem__Request q = KMEM__REQUEST__INIT;
 	Kmem__Debug m = KMEM__DEBUG__INIT;
-	Kmem__Response *r;
-	int rc;
 
 	m.pool = (char *)(pool ? pool : "");
 	m.poison = poison;
 	q.body_case = KMEM__REQUEST__BODY_DEBUG;
 	q.debug = &m;
-	rc = kmem__client_call(c, &q, &r);
-	if (!rc)
-		kmem_frame_free_response(r, NULL);
-	return rc;
+	return kmem__client_call(c, &q, NULL);
 }
 
 int kmem_client_debug(struct kmem_client *c, const char *pool, bool poison)

@@ -4,8 +4,9 @@
  * Connect once: the library says Hello, receives each pool's file
  * descriptor (SCM_RIGHTS) and maps the pool, so every allocation afterwards
  * is an id, an offset into a mapping you already have, a length and a
- * physical (IO) address.  All calls are synchronous; one connection may be
- * shared by threads (a mutex serialises its requests).  Nothing here
+ * physical (IO) address.  Calls are synchronous, but for the pipelined
+ * batches below (a send, then a receive); one connection may be shared by
+ * threads (a mutex serialises its requests).  Nothing here
  * prints or exits: every failure is a negative KMEM_E* code (kmem/error.h,
  * kmem_strerror()) and kmem_client_error() holds the daemon's sentence.
  *
@@ -167,6 +168,89 @@ int kmem_client_alloc_batch(struct kmem_client *c, const char *pool,
  * take no round trip if all are such). */
 int kmem_client_free_batch(struct kmem_client *c, const uint64_t *ids,
 			   size_t n);
+
+/*
+ * Pipelined batches.  Every call above is one round trip, so a client
+ * waits a whole wake-up of the daemon and of itself per batch.  These
+ * split kmem_client_alloc_batch and kmem_client_free_batch into a send,
+ * which writes the request and returns a ticket at once, and a receive,
+ * which waits for that request's outcome: with several batches in flight
+ * the daemon works on one while the client uses another.
+ *
+ *	uint64_t t[8];
+ *	struct kmem_buf b[8][64];
+ *
+ *	for (int i = 0; i < 8; i++)
+ *		kmem_client_alloc_batch_send(c, NULL, 64, 0, 64, &t[i]);
+ *	for (int i = 0; i < 8; i++)
+ *		kmem_client_batch_recv(c, t[i], b[i], NULL);
+ *
+ * Tickets.  A ticket is a non-zero number, unique on its connection and
+ * never reused; it stays outstanding from its send until its receive, in
+ * any order, and is received exactly once.  At most KMEM_PIPE_MAX are
+ * outstanding on a connection: one more send is KMEM_EBUSY and sends
+ * nothing.  kmem_client_disconnect with tickets outstanding forgets them
+ * (the session's leases go back to the daemon with it, as always).
+ *
+ * Order and other calls.  The daemon answers a connection's requests in
+ * order; receiving a ticket reads the replies of the tickets sent before
+ * it and keeps them for their own receives.  Every other call stays
+ * usable with tickets outstanding: its round trip keeps the replies of
+ * tickets that arrive before its own, so ordinary calls, magazine refills
+ * and drains among them, may be mixed freely with pipelined batches.
+ *
+ * Threads.  Sends, receives and every other call take the connection's
+ * mutex, so any thread may send, and any thread may receive any ticket
+ * (the first to do so gets the outcome; a second receive is KMEM_EINVAL).
+ * A receive whose reply has not arrived waits for it holding the mutex, as
+ * every call does for its round trip: other threads' calls on the
+ * connection wait meanwhile.
+ *
+ * Errors.  A send fails only when nothing was sent (KMEM_EBUSY,
+ * KMEM_ECONN, KMEM_EINVAL, KMEM_ENOMETA); then there is no ticket.  A
+ * batch the daemon refuses (KMEM_ENOMEM, KMEM_EQUOTA, KMEM_ENOENT, ...)
+ * fails at the receive of its own ticket only, all or nothing as the
+ * blocking calls are, and kmem_client_error() then holds its sentence.  A
+ * lost connection fails every outstanding ticket with KMEM_ECONN, those
+ * whose reply had arrived included: the daemon took back the session's
+ * leases when it ended.  Nothing is left to release after any failed
+ * receive.
+ */
+#define KMEM_PIPE_MAX 64
+
+/*
+ * kmem_client_alloc_batch_send - send kmem_client_alloc_batch's request
+ * (the same pool, size, flags and count) and return its ticket in
+ * *ticket.  The buffers come from kmem_client_batch_recv into count
+ * kmem_buf.
+ */
+int kmem_client_alloc_batch_send(struct kmem_client *c, const char *pool,
+				 uint64_t size, unsigned flags, uint32_t count,
+				 uint64_t *ticket);
+
+/*
+ * kmem_client_free_batch_send - send kmem_client_free_batch's request for
+ * the n leases ids (copied: the array may be reused at once) and return
+ * its ticket in *ticket.  Magazine objects among ids go back to their
+ * magazines now, as kmem_client_free_batch does (when they are mixed with
+ * other leases, the others' request is a round trip of its own); the
+ * ticket then carries that outcome.
+ */
+int kmem_client_free_batch_send(struct kmem_client *c, const uint64_t *ids,
+				size_t n, uint64_t *ticket);
+
+/*
+ * kmem_client_batch_recv - the outcome of ticket, waiting for its reply if
+ * it has not arrived.  For an AllocBatch's ticket out must have room for
+ * its count buffers, written as kmem_client_alloc_batch writes them; for a
+ * FreeBatch's out is ignored (NULL is fine).  *n (n may be NULL) gets the
+ * number of buffers written: the count, or 0 for a FreeBatch.  The ticket
+ * is done with whatever the result, except for KMEM_EINVAL: a ticket not
+ * outstanding (never sent, or received already), or an AllocBatch's with
+ * out NULL, which changes nothing.
+ */
+int kmem_client_batch_recv(struct kmem_client *c, uint64_t ticket,
+			   struct kmem_buf *out, size_t *n);
 
 /* Named slab caches in the daemon.  kmem_client_cache_alloc of up to 512
  * objects and kmem_client_cache_free of them use the cache's magazine
