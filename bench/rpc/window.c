@@ -75,6 +75,59 @@ uint64_t rpc_win_kmemd(struct rpc_raw *r, enum rpc_win_op op, unsigned depth,
 	return n;
 }
 
+/* ------------------------------------------------------------ libkmem */
+
+/* A ticket in flight and what it was for. */
+struct kwin {
+	uint64_t t;
+	bool alloc;
+};
+
+static void kmem_send(struct kmem_client *c, struct kwin *w, bool alloc,
+		      uint64_t size, const uint64_t *ids)
+{
+	int rc = alloc ?
+		kmem_client_alloc_batch_send(c, NULL, size, 0, RPC_WIN_BATCH_N, &w->t) :
+		kmem_client_free_batch_send(c, ids, RPC_WIN_BATCH_N, &w->t);
+
+	if (rc)
+		rpc_die("libkmem window: send: %s: %s", kmem_strerror(rc),
+			kmem_client_error(c));
+	w->alloc = alloc;
+}
+
+uint64_t rpc_win_kmem(struct kmem_client *c, unsigned depth, uint64_t obj_size,
+		      uint64_t t_end)
+{
+	struct kwin ring[KMEM_PIPE_MAX];
+	struct kmem_buf b[RPC_WIN_BATCH_N];
+	uint64_t ids[RPC_WIN_BATCH_N], n = 0;
+	unsigned head = 0;
+	int rc;
+
+	if (depth == 0 || depth > KMEM_PIPE_MAX)
+		rpc_die("libkmem window: depth %u", depth);
+	for (unsigned i = 0; i < depth; i++)
+		kmem_send(c, &ring[i], true, obj_size, NULL);
+	/* The ring stays full: the slot just received takes the request
+	 * its answer calls for, which is the newest in flight. */
+	while (bench_now_ns() < t_end) {
+		struct kwin *w = &ring[head];
+
+		head = (head + 1) % depth;
+		rc = kmem_client_batch_recv(c, w->t, w->alloc ? b : NULL, NULL);
+		if (rc)
+			rpc_die("libkmem window: recv: %s: %s", kmem_strerror(rc),
+				kmem_client_error(c));
+		if (!w->alloc)
+			n += RPC_WIN_BATCH_N;
+		for (int i = 0; w->alloc && i < RPC_WIN_BATCH_N; i++)
+			ids[i] = b[i].id;
+		kmem_send(c, w, !w->alloc, obj_size, ids);
+	}
+	return n;
+}
+
 /* ------------------------------------------------------------ echo */
 
 /*

@@ -10,13 +10,16 @@
  * protobuf-c packing and unpacking, as libkmem does it) and against the
  * pipelined echo server (pecho.h: fixed frames of the probed sizes, no
  * encoding at all), so the two differ only in the server and in the
- * client's encoding work.
+ * client's encoding work.  The batch loop also runs through libkmem's
+ * pipelined batches (kmem_client_alloc_batch_send and friends): what a
+ * real client gets, one request per write.
  */
 #ifndef KMEM_BENCH_RPC_WINDOW_H
 #define KMEM_BENCH_RPC_WINDOW_H
 
 #include <stdint.h>
 
+#include "kmem/client.h"
 #include "wire.h"
 
 enum rpc_win_op {
@@ -39,6 +42,16 @@ enum rpc_win_op {
  */
 uint64_t rpc_win_kmemd(struct rpc_raw *r, enum rpc_win_op op, unsigned depth,
 		       uint64_t obj_size, uint64_t t_end);
+
+/*
+ * rpc_win_kmem - RPC_WIN_BATCH through libkmem on c: depth (1 to
+ * KMEM_PIPE_MAX) tickets in flight, each received in the order sent and
+ * answered by the request that follows it.  Returns the objects allocated
+ * and freed again; tickets outstanding at the end are not counted, and
+ * disconnecting c frees their leases.  Dies on any error.
+ */
+uint64_t rpc_win_kmem(struct kmem_client *c, unsigned depth, uint64_t obj_size,
+		      uint64_t t_end);
 
 /*
  * rpc_win_echo - the same traffic against the echo server on fd (PING
