@@ -279,16 +279,6 @@ static void part_leases(struct kmem_client *meas, const struct bench_opts *o,
 
 /* ------------------------------------------------------------ close */
 
-/* One close of a CLOSE_LEASES-lease session (rpc/reclaim.h). */
-static void close_rep(struct kmem_client *meas, struct rpc_pinger *p,
-		      struct rpc_reclaim *x)
-{
-	struct kmem_client *c = connect_as("bench-close");
-
-	rpc_hold(c, HOLD_SIZE, CLOSE_LEASES);
-	rpc_reclaim_measure(meas, p, c, CLOSE_LEASES, QUIET_NS, x);
-}
-
 static void part_close(struct kmem_client *meas, const struct bench_opts *o,
 		       pid_t kmemd, const int cpu[2], struct bench_results *r)
 {
@@ -302,9 +292,11 @@ static void part_close(struct kmem_client *meas, const struct bench_opts *o,
 		rpc_pin(kmemd, cpu[1]);
 	p = rpc_pinger_start();
 	for (int rep = 0; rep < o->reps; rep++) {
+		struct kmem_client *c = connect_as("bench-close");
 		struct rpc_reclaim x;
 
-		close_rep(meas, p, &x);
+		rpc_hold(c, HOLD_SIZE, CLOSE_LEASES);
+		rpc_reclaim_measure(meas, p, c, CLOSE_LEASES, QUIET_NS, &x);
 		gone[rep] = x.gone_ns;
 		disc[rep] = x.disconnect_ns;
 		sess[rep] = x.session_ns;

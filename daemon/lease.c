@@ -19,16 +19,17 @@
  * slots, four to a cache line, without touching a record.  Deletion
  * empties the slot at the end of a probe run and leaves a tombstone inside
  * one (index_delete); inserts reuse tombstones.  Load, tombstones
- * included, stays between 1/8 and 3/4.  Resizing, which also drops the
+ * included, stays between 1/8 and 3/4 (lower while a reclaim empties the
+ * table: the index shrinks once after).  Resizing, which also drops the
  * tombstones, is incremental: a new index becomes current, and every
  * insert and remove moves MOVE_STEP of the previous one's slots across;
  * lookups try the current index and then the previous.  The previous one
  * takes no inserts and turns moved or removed entries into tombstones, so
  * its probe runs stay whole.  Because the home slot is the hash's top
- * bits, slot i of the old index lands near slot 2i (growing) or i/2
- * (shrinking) of the new, give or take a group: the move is a sequential
- * merge, not a scatter.  No request ever pays for a whole rehash.
- * (Knuth, TAOCP vol. 3, 6.4; Redis's dict for the incremental rehash.)
+ * bits, slot i of the old index lands near slot i * new size / old size
+ * of the new, give or take a group: the move is a sequential merge, not a
+ * scatter.  No request ever pays for a whole rehash.  (Knuth, TAOCP
+ * vol. 3, 6.4; Redis's dict for the incremental rehash.)
  *
  * Names.  A chained hash through the text blocks, grown at load 1; only
  * persistent leases have names, and there are few.
@@ -529,9 +530,17 @@ void lease_remove(struct lease_table *t, struct lease *l)
 		t->old.used--;
 		t->count--;
 	}
-	/* Shrink at load 1/8, one move at a time. */
-	if (!t->old.size && t->cur.size > MIN_SLOTS && t->count * 8 < t->cur.size)
-		resize(t, t->cur.size / 2);
+	/* Shrink at load 1/8 to load 1/4 or less, in one move - but not while
+	 * a reclaim is emptying the table: it would move the same leases
+	 * again and again as they go. */
+	if (!t->old.size && t->cur.size > MIN_SLOTS && t->count * 8 < t->cur.size &&
+	    !t->reaping_leases) {
+		size_t size = MIN_SLOTS;
+
+		while (size < t->count * 4)
+			size *= 2;
+		resize(t, size);
+	}
 	move_some(t, MOVE_STEP);
 	free(l->buf.segs);
 	lease_discard(t, l);

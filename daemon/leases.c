@@ -284,8 +284,9 @@ static void reap_slice(struct kmemd *d, uint64_t max, uint64_t max_ns)
 			free(h);
 			continue;
 		}
-		/* The next record follows this one in memory (granted in
-		 * order), its index slot is anywhere: start on it now. */
+		/* The next record is this one's neighbour in memory (they
+		 * were granted in order); its index slot may be anywhere:
+		 * start loading it now. */
 		h->left = l->lnext;
 		if (h->left)
 			lease_prefetch(t, h->left);
@@ -355,6 +356,8 @@ static void reaper_start(struct kmemd *d)
 	d->reaper.state = REAPER_ON;
 }
 
+/* One slice without limits: counted as a slice, and as the longest if it
+ * is (it held everyone up as long). */
 void leases_reap_all(struct kmemd *d)
 {
 	while (d->leases.reaping)

@@ -67,16 +67,17 @@ void rpc_reclaim_measure(struct kmem_client *meas, struct rpc_pinger *p,
 	t0 = bench_now_ns();
 	kmem_client_disconnect(c);
 	t1 = bench_now_ns();
-	/* Polled every 100 us, not back to back: between reclaim slices
-	 * kmemd serves whoever asks, and a Stats request on a pool of many
-	 * arenas costs a good part of a millisecond. */
+	/* Polled every 100 us until the session is gone, then every 500 us:
+	 * between reclaim slices kmemd serves whoever asks, and a Stats
+	 * request on a pool of many arenas costs it a good part of a
+	 * millisecond, which polling back to back would add to every gap. */
 	for (;;) {
 		rpc_kstats_prom(meas, &k);
 		if (!t_session && k.sessions == before.sessions - 1)
 			t_session = bench_now_ns();
 		if (t_session && k.leases == before.leases - n)
 			break;
-		usleep(100);
+		usleep(t_session ? 500 : 100);
 	}
 	t_gone = bench_now_ns();
 	if (p) {

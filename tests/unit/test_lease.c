@@ -314,6 +314,8 @@ static void test_lease_index_grows_incrementally(void **state)
 	lease_table_fini(&t);
 }
 
+/* Removals shrink the index at load 1/8, straight to load 1/4 - except
+ * while a reclaim is emptying the table, which shrinks it once after. */
 static void test_lease_index_shrinks(void **state)
 {
 	struct lease_table t;
@@ -330,6 +332,30 @@ static void test_lease_index_shrinks(void **state)
 	assert_true(t.cur.size + t.old.size <= big / 8);
 	for (uint64_t id = 49991; id <= 50000; id++)
 		assert_int_equal(lease_find(&t, id)->id, id);
+	check(&t);
+	lease_table_fini(&t);
+
+	assert_int_equal(lease_table_init(&t), 0);
+	for (int i = 0; i < 50000; i++)
+		add(&t);
+	while (t.old.size)
+		lease_remove(&t, add(&t));
+	big = t.cur.size;
+	t.reaping_leases = 1;		/* as if a reclaim were running */
+	for (uint64_t id = 1; id <= 49990; id++)
+		lease_remove(&t, lease_find(&t, id));
+	assert_int_equal(t.cur.size, big);
+	assert_int_equal(t.old.size, 0);
+	t.reaping_leases = 0;
+	lease_remove(&t, lease_find(&t, 49991));
+	assert_int_equal(t.cur.size, 256);	/* 9 leases: the minimum */
+	/* The old index goes once its slots are moved, 32 per operation. */
+	for (size_t ops = 0; t.old.size; ops += 2) {
+		assert_true(ops <= big / 32);
+		lease_remove(&t, add(&t));
+	}
+	assert_int_equal(t.cur.size, 256);
+	assert_int_equal(count_all(&t), 9);
 	check(&t);
 	lease_table_fini(&t);
 }
