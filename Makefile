@@ -46,7 +46,8 @@ LIBT_A   := $(BUILD)/libkmemcore-fi.a
 # by whatever speaks the protocol: daemon, client library, tests.
 PROTO_GEN_C := $(BUILD)/proto/kmem.pb-c.c
 PROTO_GEN_H := $(BUILD)/proto/kmem.pb-c.h
-PROTO_OBJ   := $(BUILD)/proto/kmem.pb-c.o $(BUILD)/proto/frame.o
+PROTO_SRC   := $(wildcard proto/*.c)
+PROTO_OBJ   := $(BUILD)/proto/kmem.pb-c.o $(PROTO_SRC:%.c=$(BUILD)/%.o)
 PROTO_A     := $(BUILD)/libkmemproto.a
 PROTO_LIBS   = $(shell pkg-config --libs libprotobuf-c)
 CPPFLAGS    += -Iproto -I$(BUILD)/proto $(shell pkg-config --cflags libprotobuf-c)
@@ -138,7 +139,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_CORE    := $(FUZZ_LIB_OBJ) $(FUZZ_DIR)/obj/proto/kmem.pb-c.o \
-                $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,proto/frame.c tests/fuzz/fuzzd.c \
+                $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(PROTO_SRC) tests/fuzz/fuzzd.c \
                   $(filter-out daemon/main.c,$(DAEMON_SRC)))
 FUZZ_TEST    := $(BUILD)/tests/fuzz/test_fuzz
 TEST_BINS    += $(FUZZ_TEST)
@@ -259,7 +260,8 @@ $(BUILD)/proto/kmem.pb-c.o: $(PROTO_GEN_C)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # Everything that includes frame.h needs the generated header first.
-$(BUILD)/proto/frame.o $(BUILD)/tests/unit/test_frame.o: $(PROTO_GEN_H)
+$(PROTO_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/unit/test_frame.o \
+  $(BUILD)/tests/unit/test_fastpb.o: $(PROTO_GEN_H)
 $(DAEMON_OBJ) $(CLIENT_OBJ): | $(PROTO_GEN_H)
 
 # The client library carries the protocol code it needs (frame + pb-c)
