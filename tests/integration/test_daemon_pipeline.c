@@ -353,6 +353,9 @@ static void test_pipeline_ticket_misuse(void **state)
 	assert_int_equal(kmem_client_free_batch_send(c, &bogus, 1, &extra),
 			 KMEM_EBUSY);
 	assert_int_equal(extra, 0);
+	/* A round trip with the table full: once it is answered the daemon
+	 * has seen every request sent before it, and no other. */
+	assert_int_equal(kmem_client_ping(c, 0), 0);
 	assert_int_equal(requests("alloc_batch") - ab0, KMEM_PIPE_MAX);
 	recv_alloc(c, t[KMEM_PIPE_MAX / 2], b[KMEM_PIPE_MAX / 2], 1);
 	extra = send_alloc(c, NULL, OBJ, 1);

@@ -207,14 +207,16 @@ int kmem_client_free_batch(struct kmem_client *c, const uint64_t *ids,
  * connection wait meanwhile.
  *
  * Errors.  A send fails only when nothing was sent (KMEM_EBUSY,
- * KMEM_ECONN, KMEM_EINVAL, KMEM_ENOMETA); then there is no ticket.  A
- * batch the daemon refuses (KMEM_ENOMEM, KMEM_EQUOTA, KMEM_ENOENT, ...)
- * fails at the receive of its own ticket only, all or nothing as the
- * blocking calls are, and kmem_client_error() then holds its sentence.  A
- * lost connection fails every outstanding ticket with KMEM_ECONN, those
- * whose reply had arrived included: the daemon took back the session's
- * leases when it ended.  Nothing is left to release after any failed
- * receive.
+ * KMEM_ECONN, KMEM_EINVAL, KMEM_ETOOBIG for more ids than a request
+ * carries, KMEM_ENOMETA); then there is no ticket.  A batch the daemon
+ * refuses (KMEM_ENOMEM, KMEM_EQUOTA, KMEM_ENOENT, ...) fails at the
+ * receive of its own ticket only, all or nothing as the blocking calls
+ * are, and kmem_client_error() then holds its sentence.  Once a call finds
+ * the connection lost (or the stream out of step with the requests, which
+ * shuts it down), every outstanding ticket fails with KMEM_ECONN, those
+ * whose reply had been read and kept included: the daemon takes back the
+ * session's leases when the connection ends.  Nothing is left to release
+ * after any failed receive.
  */
 #define KMEM_PIPE_MAX 64
 
