@@ -399,6 +399,173 @@ static void engine_seeds(void)
 	}
 }
 
+/* ------------------------------------------------------------ fastpb */
+
+/*
+ * fuzz_fastpb seeds are single payloads, no frame header: every hot
+ * Request and Response (proto/fastpb.c) with its fields set, and a few
+ * messages it leaves to protobuf-c.
+ */
+static void put_msg(const char *name, const ProtobufCMessage *m)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	uint8_t *p = malloc(n + 1);
+
+	if (!p)
+		exit(1);
+	protobuf_c_message_pack(m, p);
+	put_file("fuzz_fastpb", name, p, n);
+	free(p);
+}
+
+static void fastpb_request_seeds(void)
+{
+	static uint64_t ids[64], objs[] = { 3, 0, 7 }, bytes[] = { 4096, 0,
+								    1 << 20 };
+	Kmem__Request r = KMEM__REQUEST__INIT;
+	Kmem__Ping pg = KMEM__PING__INIT;
+	Kmem__Alloc a = KMEM__ALLOC__INIT;
+	Kmem__Free f = KMEM__FREE__INIT;
+	Kmem__AllocBatch ab = KMEM__ALLOC_BATCH__INIT;
+	Kmem__FreeBatch fb2 = KMEM__FREE_BATCH__INIT;
+	Kmem__CacheAlloc ca = KMEM__CACHE_ALLOC__INIT;
+	Kmem__CacheFree cf = KMEM__CACHE_FREE__INIT;
+	Kmem__Hello h = KMEM__HELLO__INIT;
+
+	for (size_t i = 0; i < 64; i++)
+		ids[i] = 0x100000001ull + i * 977;
+	put_msg("req-empty", &r.base);
+	r.seq = 300;
+	put_msg("req-no-body", &r.base);
+	r.body_case = KMEM__REQUEST__BODY_PING;
+	r.ping = &pg;
+	put_msg("req-ping-empty", &r.base);
+	pg.payload.data = (uint8_t *)"latency probe";
+	pg.payload.len = 13;
+	put_msg("req-ping", &r.base);
+	r.body_case = KMEM__REQUEST__BODY_ALLOC;
+	r.alloc = &a;
+	a.size = 64;
+	put_msg("req-alloc-64", &r.base);
+	a.pool = (char *)"dma";
+	a.size = 1ull << 30;
+	a.align = 1 << 21;
+	a.flags = 15;
+	a.numa_case = KMEM__ALLOC__NUMA_NODE;
+	a.node = -1;
+	a.dma_mask = 0xffffffff;
+	a.boundary = 1ull << 32;
+	a.name = (char *)"ring0";
+	a.tag = (char *)"nic";
+	a.persist = 1;
+	a.timeout_ms = 250;
+	put_msg("req-alloc-all", &r.base);
+	r.body_case = KMEM__REQUEST__BODY_FREE;
+	r.free = &f;
+	f.id = UINT64_MAX;
+	put_msg("req-free", &r.base);
+	r.body_case = KMEM__REQUEST__BODY_ALLOC_BATCH;
+	r.alloc_batch = &ab;
+	ab.pool = (char *)"dma";
+	ab.size = 4096;
+	ab.count = 64;
+	ab.flags = 4;
+	ab.align = 64;
+	ab.tag = (char *)"mag";
+	ab.magazine = 1;
+	ab.n_magazine_objects = ab.n_magazine_bytes = 3;
+	ab.magazine_objects = objs;
+	ab.magazine_bytes = bytes;
+	put_msg("req-alloc-batch", &r.base);
+	r.body_case = KMEM__REQUEST__BODY_FREE_BATCH;
+	r.free_batch = &fb2;
+	fb2.n_ids = 64;
+	fb2.ids = ids;
+	put_msg("req-free-batch", &r.base);
+	fb2.magazine = 1;
+	fb2.n_magazine_objects = fb2.n_magazine_bytes = 3;
+	fb2.magazine_objects = objs;
+	fb2.magazine_bytes = bytes;
+	put_msg("req-free-batch-magazine", &r.base);
+	r.body_case = KMEM__REQUEST__BODY_CACHE_ALLOC;
+	r.cache_alloc = &ca;
+	ca.cache_case = KMEM__CACHE_ALLOC__CACHE_NAME;
+	ca.name = (char *)"objs";
+	ca.count = 8;
+	ca.tag = (char *)"t";
+	put_msg("req-cache-alloc-name", &r.base);
+	ca.cache_case = KMEM__CACHE_ALLOC__CACHE_CACHE_ID;
+	ca.cache_id = 2;
+	ca.magazine = 1;
+	ca.n_magazine_objects = 3;
+	ca.magazine_objects = objs;
+	put_msg("req-cache-alloc-id", &r.base);
+	r.body_case = KMEM__REQUEST__BODY_CACHE_FREE;
+	r.cache_free = &cf;
+	cf.n_ids = 8;
+	cf.ids = ids;
+	put_msg("req-cache-free", &r.base);
+	r.body_case = KMEM__REQUEST__BODY_HELLO;
+	r.hello = &h;
+	h.protocol_version = KMEM_PROTOCOL_VERSION;
+	h.client_name = (char *)"seed";
+	put_msg("req-hello", &r.base);
+}
+
+static void fastpb_response_seeds(void)
+{
+	static uint64_t ids[64], offs[64], phys[64];
+	Kmem__Response r = KMEM__RESPONSE__INIT;
+	Kmem__Pong pg = KMEM__PONG__INIT;
+	Kmem__Lease l = KMEM__LEASE__INIT;
+	Kmem__LeaseBatch lb = KMEM__LEASE_BATCH__INIT;
+	Kmem__Segment sg = KMEM__SEGMENT__INIT, *sgs[1] = { &sg };
+
+	for (size_t i = 0; i < 64; i++) {
+		ids[i] = 1000 + i;
+		offs[i] = i << 12;
+		phys[i] = 0x1c0000000ull + (i << 12);
+	}
+	r.seq = 300;
+	put_msg("resp-ok", &r.base);
+	r.status = KMEM__STATUS__STATUS_NO_MEMORY;
+	r.message = (char *)"no contiguous block of 64 MiB below 4 GiB";
+	put_msg("resp-error", &r.base);
+	r.status = KMEM__STATUS__STATUS_OK;
+	r.message = (char *)protobuf_c_empty_string;
+	r.body_case = KMEM__RESPONSE__BODY_PONG;
+	r.pong = &pg;
+	pg.payload.data = (uint8_t *)"latency probe";
+	pg.payload.len = 13;
+	put_msg("resp-pong", &r.base);
+	r.body_case = KMEM__RESPONSE__BODY_LEASE;
+	r.lease = &l;
+	l.id = 77;
+	l.pool_index = 1;
+	l.offset = 1 << 21;
+	l.length = 4096;
+	l.phys = 0x1c0200000ull;
+	put_msg("resp-lease", &r.base);
+	l.name = (char *)"ring0";
+	l.tag = (char *)"nic";
+	put_msg("resp-lease-named", &r.base);
+	l.n_segments = 1;
+	l.segments = sgs;
+	sg.offset = 1 << 21;
+	sg.length = 4096;
+	sg.phys = 0x1c0200000ull;
+	put_msg("resp-lease-scatter", &r.base);
+	r.body_case = KMEM__RESPONSE__BODY_LEASE_BATCH;
+	r.lease_batch = &lb;
+	lb.pool_index = 0;
+	lb.length = 64;
+	lb.n_ids = lb.n_offsets = lb.n_phys = 64;
+	lb.ids = ids;
+	lb.offsets = offs;
+	lb.phys = phys;
+	put_msg("resp-lease-batch", &r.base);
+}
+
 /* ------------------------------------------------------------ text */
 
 static void text(const char *target, const char *name, const char *s)
@@ -498,5 +665,7 @@ int main(int argc, char **argv)
 	engine_seeds();
 	http_seeds();
 	config_seeds();
+	fastpb_request_seeds();
+	fastpb_response_seeds();
 	return 0;
 }

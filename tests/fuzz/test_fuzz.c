@@ -245,6 +245,12 @@ static void test_fuzz_engine(void **state)
 	fuzz_target("fuzz_engine");
 }
 
+static void test_fuzz_fastpb(void **state)
+{
+	(void)state;
+	fuzz_target("fuzz_fastpb");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_fuzz_http),
 		cmocka_unit_test(test_fuzz_config),
 		cmocka_unit_test(test_fuzz_engine),
+		cmocka_unit_test(test_fuzz_fastpb),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
