@@ -36,10 +36,12 @@
  * placements (any: nothing pinned; same: everything on one CPU; split:
  * clients on one CPU, the server on the other):
  *   kmem-batch64    libkmem AllocBatch(64 x 64 B) + FreeBatch, one in
- *                   flight;
- *   raw-batch64-w8  the same requests from a client speaking the wire
- *                   protocol itself (proto/frame.h, no libkmem), eight in
- *                   flight: libkmem has no call that pipelines batches;
+ *                   flight (the blocking calls);
+ *   kmem-batch64-w8 the same through libkmem's pipelined batches
+ *                   (kmem_client_alloc_batch_send ...), eight in flight;
+ *   raw-batch64-w8  the same eight in flight from a client speaking the
+ *                   wire protocol itself (proto/frame.h, no libkmem),
+ *                   which writes together the requests a read calls for;
  *   kmem-single     libkmem Alloc + Free of one 64 B object (any only);
  * and, same and split only, 64 single requests in flight per client
  * (Ping; Alloc then Free of 64 B) against a pipelined echo server of the

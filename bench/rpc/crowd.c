@@ -95,7 +95,8 @@ static uint64_t run_loop(const struct rpc_crowd_env *env,
 	uint64_t n = 0;
 	char ch;
 
-	if (j->mode == RPC_CM_KMEM_BATCH || j->mode == RPC_CM_KMEM_SINGLE)
+	if (j->mode == RPC_CM_KMEM_BATCH || j->mode == RPC_CM_KMEM_SINGLE ||
+	    j->mode == RPC_CM_KMEM_PIPE)
 		c = rpc_connect("bench-tput", false);
 	else if (!is_echo(j->mode))
 		r = rpc_raw_connect(rpc_socket());
@@ -109,6 +110,9 @@ static uint64_t run_loop(const struct rpc_crowd_env *env,
 		break;
 	case RPC_CM_KMEM_SINGLE:
 		n = loop_single(c, env->obj_size, *t_end);
+		break;
+	case RPC_CM_KMEM_PIPE:
+		n = rpc_win_kmem(c, j->depth, env->obj_size, *t_end);
 		break;
 	case RPC_CM_RAW_BATCH:
 	case RPC_CM_RAW_PING:

@@ -31,6 +31,8 @@ enum rpc_crowd_mode {
 				   them, one request in flight [object] */
 	RPC_CM_KMEM_SINGLE,	/* libkmem alloc + free of one object
 				   [object] */
+	RPC_CM_KMEM_PIPE,	/* window.h rpc_win_kmem: libkmem's
+				   pipelined batches [object] */
 	RPC_CM_RAW_BATCH,	/* window.h RPC_WIN_BATCH on kmemd [object] */
 	RPC_CM_RAW_PING,	/* window.h RPC_WIN_PING on kmemd [answer] */
 	RPC_CM_RAW_ALLOCFREE,	/* window.h RPC_WIN_ALLOCFREE on kmemd
@@ -54,7 +56,7 @@ struct rpc_crowd_job {
 	enum rpc_crowd_mode mode;
 	int nclients;		/* 1..RPC_CROWD_MAX */
 	enum rpc_place place;
-	unsigned depth;		/* window of the RAW and ECHO modes */
+	unsigned depth;		/* window of the PIPE, RAW and ECHO modes */
 };
 
 #define RPC_CROWD_MAX 16

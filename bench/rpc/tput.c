@@ -8,7 +8,7 @@
 #include "proc.h"
 #include "tput.h"
 
-#define BATCH_WINDOW 8		/* AllocBatch/FreeBatch in flight (raw) */
+#define BATCH_WINDOW 8		/* AllocBatch/FreeBatch in flight */
 #define PIPE_WINDOW 64		/* single requests in flight (raw, echo) */
 #define TARGET_OBJS 1000000.0	/* objects per second, batched */
 #define TARGET_RATIO 0.60	/* kmemd / echo messages per second */
@@ -22,13 +22,14 @@ struct tjob {
 	unsigned depth;
 };
 
-/* The batch table's columns: the two batched modes, then kmem-single. */
+/* The batch table's columns: the batched modes, then kmem-single. */
 static const struct tjob batch_jobs[] = {
 	{ "kmem-batch64", RPC_CM_KMEM_BATCH, 1 },
+	{ "kmem-batch64-w8", RPC_CM_KMEM_PIPE, BATCH_WINDOW },
 	{ "raw-batch64-w8", RPC_CM_RAW_BATCH, BATCH_WINDOW },
 	{ "kmem-single", RPC_CM_KMEM_SINGLE, 1 },
 };
-#define NBATCH 2		/* of them batched */
+#define NBATCH 3		/* of them batched */
 #define NCOLS (sizeof(batch_jobs) / sizeof(batch_jobs[0]))
 
 /* Pairs measured back to back: the echo floor, then kmemd. */
@@ -221,12 +222,16 @@ static void print_batch(const struct bench_results *r)
 				printf("\nthroughput, objects (64 B, allocated and freed "
 				       "again) per second, all clients together: median "
 				       "[min-max];\nkmem-batch64: libkmem, one AllocBatch/"
-				       "FreeBatch of 64 in flight; raw-batch64-w%d: the "
-				       "same requests, %d in\nflight, from a client "
-				       "speaking the wire protocol itself (libkmem has no "
-				       "call that keeps batches in\nflight); cpu: CPU ns "
-				       "per object, kmemd + clients (medians)\n",
-				       BATCH_WINDOW, BATCH_WINDOW);
+				       "FreeBatch of 64 in flight (kmem_client_alloc_batch "
+				       "and _free_batch);\nkmem-batch64-w%d: libkmem's "
+				       "pipelined batches, %d in flight (kmem_client_"
+				       "alloc_batch_send and friends);\nraw-batch64-w%d: "
+				       "the same %d in flight from a client speaking the "
+				       "wire protocol itself, whose\nrequests go out "
+				       "together, one write per read (libkmem writes each "
+				       "request as it is sent);\ncpu: CPU ns per object, "
+				       "kmemd + clients (medians)\n", BATCH_WINDOW,
+				       BATCH_WINDOW, BATCH_WINDOW, BATCH_WINDOW);
 				printf("%-5s %-3s", "place", "cl");
 				for (size_t j = 0; j < NCOLS; j++)
 					printf(" %25s", batch_jobs[j].impl);

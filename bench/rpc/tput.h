@@ -9,9 +9,14 @@
  *   case tput-<place>-c<N> (every placement), ns_per_op = wall-clock ns
  *     per object (allocated and freed again) of all clients together:
  *       kmem-batch64    libkmem, AllocBatch(64) then FreeBatch, one
- *                       request in flight (libkmem cannot have more);
- *       raw-batch64-w8  the same requests from a client speaking the
- *                       wire protocol itself, 8 in flight (window.h);
+ *                       request in flight (the blocking calls);
+ *       kmem-batch64-w8 the same requests through libkmem's pipelined
+ *                       batches, 8 in flight (window.h rpc_win_kmem):
+ *                       what a real client gets;
+ *       raw-batch64-w8  the same 8 in flight from a client speaking the
+ *                       wire protocol itself (window.h rpc_win_kmemd),
+ *                       which writes the requests a read calls for
+ *                       together: the floor under libkmem's cost;
  *       kmem-single     libkmem Alloc + Free of one object (any only).
  *   case pipe-<place>-c<N>-<op> (same and split), op ping or allocfree,
  *     ns_per_op = ns per answer: impl echo (the pipelined echo server,
