@@ -336,7 +336,6 @@ static int drain_once(struct kmem_client *c, size_t gi, uint32_t k)
 	Kmem__Request q = KMEM__REQUEST__INIT;
 	Kmem__FreeBatch fb = KMEM__FREE_BATCH__INIT;
 	uint64_t objs[MAX_POOLS], bytes[MAX_POOLS], *ids = malloc(k * sizeof(*ids));
-	Kmem__Response *r;
 	int rc;
 
 	if (!ids)
@@ -344,20 +343,16 @@ static int drain_once(struct kmem_client *c, size_t gi, uint32_t k)
 	for (uint32_t i = 0; i < k; i++)
 		ids[i] = m->tab[g->r[i]].id;
 	mag_report(c, gi, k, objs, bytes);
-	fb.n_ids = k;
-	fb.ids = ids;
+	kmem__req_ids(&q, &fb, NULL, false, ids, k);
 	fb.magazine = true;
 	fb.n_magazine_objects = fb.n_magazine_bytes = c->npools;
 	fb.magazine_objects = objs;
 	fb.magazine_bytes = bytes;
-	q.body_case = KMEM__REQUEST__BODY_FREE_BATCH;
-	q.free_batch = &fb;
-	rc = kmem__client_call(c, &q, &r);
+	rc = kmem__client_call(c, &q, NULL);
 	if (rc) {
 		free(ids);
 		return rc;
 	}
-	kmem_frame_free_response(r, NULL);
 	for (uint32_t i = 0; i < k; i++)
 		slot_del(m, slot_find(m, ids[i]));
 	free(ids);
@@ -726,24 +721,9 @@ static int free_rest(struct kmem_client *c, bool cache, uint64_t *ids, size_t n)
 	Kmem__Request q = KMEM__REQUEST__INIT;
 	Kmem__FreeBatch fb = KMEM__FREE_BATCH__INIT;
 	Kmem__CacheFree cf = KMEM__CACHE_FREE__INIT;
-	Kmem__Response *r;
-	int rc;
 
-	if (cache) {
-		cf.n_ids = n;
-		cf.ids = ids;
-		q.body_case = KMEM__REQUEST__BODY_CACHE_FREE;
-		q.cache_free = &cf;
-	} else {
-		fb.n_ids = n;
-		fb.ids = ids;
-		q.body_case = KMEM__REQUEST__BODY_FREE_BATCH;
-		q.free_batch = &fb;
-	}
-	rc = kmem__client_call(c, &q, &r);
-	if (!rc)
-		kmem_frame_free_response(r, NULL);
-	return rc;
+	kmem__req_ids(&q, &fb, &cf, cache, ids, n);
+	return kmem__client_call(c, &q, NULL);
 }
 
 /* A CacheFree or FreeBatch of one id: kmem__mag_free's path. */
