@@ -43,18 +43,7 @@ int kmem__client_fail(struct kmem_client *c, int code, const char *fmt, ...)
 	return code;
 }
 
-static int fail(struct kmem_client *c, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct kmem_client *c, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(c->err, sizeof(c->err), fmt, ap);
-	va_end(ap);
-	return code;
-}
+#define fail kmem__client_fail
 
 const char *kmem_client_error(const struct kmem_client *c)
 {
