@@ -15,8 +15,15 @@
 
 #include "internal.h"
 
-#define LOCKED(c, expr) ({ int rc__; bool l__ = kmem__client_lock(c); \
-			   rc__ = (expr); kmem__client_unlock(c, l__); rc__; })
+/* Return expr's value, evaluated with c's mutex held (standard C: no
+ * statement expression). */
+#define LOCKED_RETURN(c, expr) do {					\
+		bool l__ = kmem__client_lock(c);			\
+		int rc__ = (expr);					\
+									\
+		kmem__client_unlock(c, l__);				\
+		return rc__;						\
+	} while (0)
 
 static int map_scatter(struct kmem_client *c, struct cpool *p,
 		       struct kmem_buf *b)
@@ -159,7 +166,7 @@ static int mag_or_alloc(struct kmem_client *c, uint64_t size,
 int kmem_client_alloc(struct kmem_client *c, uint64_t size,
 		      const struct kmem_alloc_opts *opts, struct kmem_buf *out)
 {
-	return LOCKED(c, mag_or_alloc(c, size, opts, out));
+	LOCKED_RETURN(c, mag_or_alloc(c, size, opts, out));
 }
 
 static int do_free_id(struct kmem_client *c, uint64_t id)
@@ -182,12 +189,15 @@ static int mag_or_free(struct kmem_client *c, uint64_t id)
 
 int kmem_client_free_id(struct kmem_client *c, uint64_t id)
 {
-	return LOCKED(c, mag_or_free(c, id));
+	LOCKED_RETURN(c, mag_or_free(c, id));
 }
 
 int kmem_client_free(struct kmem_client *c, struct kmem_buf *b)
 {
-	int rc = LOCKED(c, mag_or_free(c, b->id));
+	bool l = kmem__client_lock(c);
+	int rc = mag_or_free(c, b->id);
+
+	kmem__client_unlock(c, l);
 
 	/* kmem_client_buf_release, without a call on the magazine path. */
 	if (rc == 0 && b->segs)
@@ -268,7 +278,35 @@ int kmem_client_alloc_batch(struct kmem_client *c, const char *pool,
 			    uint64_t size, unsigned flags, uint32_t count,
 			    struct kmem_buf *out)
 {
-	return LOCKED(c, do_alloc_batch(c, pool, size, flags, count, out));
+	LOCKED_RETURN(c, do_alloc_batch(c, pool, size, flags, count, out));
+}
+
+static int do_alloc_batch_opts(struct kmem_client *c, uint64_t size,
+			       uint32_t count, const struct kmem_alloc_opts *o,
+			       struct kmem_buf *out)
+{
+	Kmem__Request q = KMEM__REQUEST__INIT;
+	Kmem__AllocBatch a = KMEM__ALLOC_BATCH__INIT;
+
+	if (o->node >= 0 || o->dma_mask || o->boundary || o->name ||
+	    o->persist || o->timeout_ms)
+		return kmem__client_fail(c, KMEM_EINVAL, "a batch takes only "
+					 "pool, align, flags and tag");
+	kmem__req_alloc_batch(&q, &a, o->pool, size, o->flags, count);
+	a.align = o->align;
+	a.tag = (char *)(o->tag ? o->tag : "");
+	return batch_call(c, &q, count, out);
+}
+
+int kmem_client_alloc_batch_opts(struct kmem_client *c, uint64_t size,
+				 uint32_t count,
+				 const struct kmem_alloc_opts *opts,
+				 struct kmem_buf *out)
+{
+	static const struct kmem_alloc_opts def = KMEM_ALLOC_OPTS_INIT;
+
+	LOCKED_RETURN(c, do_alloc_batch_opts(c, size, count,
+					     opts ? opts : &def, out));
 }
 
 void kmem__req_ids(Kmem__Request *q, Kmem__FreeBatch *fb, Kmem__CacheFree *cf,
@@ -308,12 +346,12 @@ static int mag_or_ids(struct kmem_client *c, bool cache, const uint64_t *ids,
 
 int kmem_client_free_batch(struct kmem_client *c, const uint64_t *ids, size_t n)
 {
-	return LOCKED(c, mag_or_ids(c, false, ids, n));
+	LOCKED_RETURN(c, mag_or_ids(c, false, ids, n));
 }
 
 int kmem_client_cache_free(struct kmem_client *c, const uint64_t *ids, size_t n)
 {
-	return LOCKED(c, mag_or_ids(c, true, ids, n));
+	LOCKED_RETURN(c, mag_or_ids(c, true, ids, n));
 }
 
 static int do_cache_create(struct kmem_client *c, const char *pool,
@@ -346,7 +384,7 @@ int kmem_client_cache_create(struct kmem_client *c, const char *pool,
 			     const char *name, uint64_t object_size,
 			     uint64_t align, uint64_t *cache_id)
 {
-	return LOCKED(c, do_cache_create(c, pool, name, object_size, align, cache_id));
+	LOCKED_RETURN(c, do_cache_create(c, pool, name, object_size, align, cache_id));
 }
 
 static int do_cache_alloc(struct kmem_client *c, const char *name,
@@ -374,7 +412,7 @@ static int mag_or_cache_alloc(struct kmem_client *c, const char *name,
 int kmem_client_cache_alloc(struct kmem_client *c, const char *name,
 			    uint32_t count, struct kmem_buf *out)
 {
-	return LOCKED(c, mag_or_cache_alloc(c, name, count, out));
+	LOCKED_RETURN(c, mag_or_cache_alloc(c, name, count, out));
 }
 
 static int do_named(struct kmem_client *c, int kind, const char *name,
@@ -408,12 +446,15 @@ static int do_named(struct kmem_client *c, int kind, const char *name,
 int kmem_client_lookup(struct kmem_client *c, const char *name,
 		       struct kmem_buf *out)
 {
-	return LOCKED(c, do_named(c, 0, name, 0, out));
+	LOCKED_RETURN(c, do_named(c, 0, name, 0, out));
 }
 
 int kmem_client_detach(struct kmem_client *c, struct kmem_buf *b)
 {
-	int rc = LOCKED(c, do_named(c, 1, NULL, b->id, NULL));
+	bool l = kmem__client_lock(c);
+	int rc = do_named(c, 1, NULL, b->id, NULL);
+
+	kmem__client_unlock(c, l);
 
 	if (rc == 0)
 		kmem_client_buf_release(c, b);
@@ -431,7 +472,7 @@ static int drain_and_destroy(struct kmem_client *c, const char *name)
 
 int kmem_client_cache_destroy(struct kmem_client *c, const char *name)
 {
-	return LOCKED(c, drain_and_destroy(c, name));
+	LOCKED_RETURN(c, drain_and_destroy(c, name));
 }
 
 static int do_stats(struct kmem_client *c, bool prom, bool leases, pid_t pid,
@@ -461,12 +502,12 @@ static int do_stats(struct kmem_client *c, bool prom, bool leases, pid_t pid,
 
 int kmem_client_stats(struct kmem_client *c, bool prometheus, char **text)
 {
-	return LOCKED(c, do_stats(c, prometheus, false, 0, text));
+	LOCKED_RETURN(c, do_stats(c, prometheus, false, 0, text));
 }
 
 int kmem_client_leases(struct kmem_client *c, pid_t pid, char **text)
 {
-	return LOCKED(c, do_stats(c, false, true, pid, text));
+	LOCKED_RETURN(c, do_stats(c, false, true, pid, text));
 }
 
 static int do_debug(struct kmem_client *c, const char *pool, bool poison)
@@ -483,7 +524,7 @@ static int do_debug(struct kmem_client *c, const char *pool, bool poison)
 
 int kmem_client_debug(struct kmem_client *c, const char *pool, bool poison)
 {
-	return LOCKED(c, do_debug(c, pool, poison));
+	LOCKED_RETURN(c, do_debug(c, pool, poison));
 }
 
 /* Copy the reply's problems into out (all or nothing). */
@@ -533,7 +574,7 @@ static int do_verify(struct kmem_client *c, struct kmem_verify *out)
 
 int kmem_client_verify(struct kmem_client *c, struct kmem_verify *out)
 {
-	return LOCKED(c, do_verify(c, out));
+	LOCKED_RETURN(c, do_verify(c, out));
 }
 
 void kmem_client_verify_release(struct kmem_verify *v)
@@ -573,5 +614,5 @@ static int do_ping(struct kmem_client *c, size_t n)
 
 int kmem_client_ping(struct kmem_client *c, size_t payload_len)
 {
-	return LOCKED(c, do_ping(c, payload_len));
+	LOCKED_RETURN(c, do_ping(c, payload_len));
 }

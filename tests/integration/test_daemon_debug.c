@@ -427,7 +427,9 @@ static void test_debug_batch_leases_tagged(void **state)
 	json_t *doc, *ls;
 	json_error_t jerr;
 	char *text;
-	size_t tags[2] = { 0, 0 };
+	size_t tags[3] = { 0, 0, 0 };
+	struct kmem_alloc_opts o = KMEM_ALLOC_OPTS_INIT;
+	struct kmem_buf bb[4];
 
 	(void)state;
 	assert_int_equal(kmem_client_cache_create(c, "plain", "integ-tagged", 48,
@@ -469,14 +471,26 @@ static void test_debug_batch_leases_tagged(void **state)
 	q.cache_alloc = &ca;
 	assert_null(raw_call(&r, &q, &st));
 	assert_int_equal(st, KMEM__STATUS__STATUS_INVALID_ARGUMENT);
-	/* This process holds exactly the five leases, tagged. */
+	/* libkmem's batch with options: pool, alignment and tag. */
+	o.pool = "plain";
+	o.align = 512;
+	o.tag = "tx";
+	assert_int_equal(kmem_client_alloc_batch_opts(c, 200, 2, &o, bb), 0);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(bb[i].offset % 512, 0);
+		assert_true(bb[i].len >= 200);
+	}
+	o.node = 0;		/* not something a batch can carry */
+	assert_int_equal(kmem_client_alloc_batch_opts(c, 200, 2, &o, bb + 2),
+			 KMEM_EINVAL);
+	/* This process holds exactly the seven leases, tagged. */
 	assert_int_equal(kmem_client_leases(F.obs, getpid(), &text), 0);
 	doc = json_loads(text, 0, &jerr);
 	free(text);
 	assert_non_null(doc);
 	ls = json_object_get(doc, "leases");
-	assert_int_equal(json_array_size(ls), 5);
-	for (size_t i = 0; i < 5; i++) {
+	assert_int_equal(json_array_size(ls), 7);
+	for (size_t i = 0; i < 7; i++) {
 		const char *t = json_string_value(json_object_get(
 			json_array_get(ls, i), "tag"));
 
@@ -485,10 +499,15 @@ static void test_debug_batch_leases_tagged(void **state)
 			tags[0]++;
 		else if (!strcmp(t, "descs"))
 			tags[1]++;
+		else if (!strcmp(t, "tx"))
+			tags[2]++;
 	}
 	assert_int_equal(tags[0], 3);
 	assert_int_equal(tags[1], 2);
+	assert_int_equal(tags[2], 2);
 	json_decref(doc);
+	uint64_t ids[2] = { bb[0].id, bb[1].id };
+	assert_int_equal(kmem_client_free_batch(c, ids, 2), 0);
 	integ_raw_close(&r);
 	assert_int_equal(integ_wait_sessions(F.obs, 2, 5000), 0);
 	assert_int_equal(kmem_client_cache_destroy(c, "integ-tagged"), 0);

@@ -163,6 +163,18 @@ int kmem_client_alloc_batch(struct kmem_client *c, const char *pool,
 			    uint64_t size, unsigned flags, uint32_t count,
 			    struct kmem_buf *out);
 
+/*
+ * kmem_client_alloc_batch_opts - kmem_client_alloc_batch with options:
+ * opts' pool, align, flags (not KMEM_SCATTER) and tag apply to every
+ * buffer (opts NULL: the defaults).  What a batch cannot carry - node,
+ * dma_mask, boundary, name, persist, timeout_ms - is KMEM_EINVAL with
+ * nothing sent.
+ */
+int kmem_client_alloc_batch_opts(struct kmem_client *c, uint64_t size,
+				 uint32_t count,
+				 const struct kmem_alloc_opts *opts,
+				 struct kmem_buf *out);
+
 /* kmem_client_free_batch - free n leases by id in one round trip, all or
  * nothing (magazine objects among them go back to their magazines, and
  * take no round trip if all are such). */
