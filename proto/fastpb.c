@@ -53,6 +53,12 @@
  * accepts, protobuf-c accepts into the same tree and both re-encode to
  * protobuf-c's bytes.
  *
+ * Freeing.  The client frees every reply it decodes, and protobuf-c's
+ * free walks every field descriptor too, so a Response of the shapes
+ * decoded here (whoever decoded it) is freed here, block by block as
+ * protobuf_c_message_free_unpacked() frees it; any other goes to it.
+ * (The daemon frees nothing: its arena is reset after each request.)
+ *
  * Cost: one pass over the input, a switch per field, no lookups; a packed
  * array is scanned twice (count, then parse), as protobuf-c must size it
  * before filling it.
@@ -729,3 +735,4 @@ int kmem__fastpb_unpack_response(const uint8_t *payload, size_t len,
 	*out = q;
 	return 1;
 }
+

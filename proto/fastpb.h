@@ -50,6 +50,16 @@ int kmem__fastpb_unpack_response(const uint8_t *payload, size_t len,
 				 Kmem__Response **out);
 
 /*
+ * kmem__fastpb_free_response - free r, allocated through alloc (NULL =
+ * malloc), exactly as protobuf_c_message_free_unpacked() would, when it
+ * is a Response of a shape the decoder makes (whoever decoded it): no
+ * unknown fields, body none, Pong, Lease without segments or LeaseBatch.
+ * Returns 1 when r is freed, 0 (r untouched) otherwise.  The client frees
+ * every reply: protobuf-c's generic free walks every field descriptor.
+ */
+int kmem__fastpb_free_response(Kmem__Response *r, ProtobufCAllocator *alloc);
+
+/*
  * kmem__fastpb_request_size / _response_size - the number of bytes
  * protobuf_c_message_pack() would produce for r, with *plan filled for the
  * pack function; KMEM_FASTPB_DECLINE when r is not a hot message in a

@@ -332,6 +332,6 @@ void kmem_frame_free_request(Kmem__Request *r, ProtobufCAllocator *alloc)
 
 void kmem_frame_free_response(Kmem__Response *r, ProtobufCAllocator *alloc)
 {
-	if (r)
+	if (r && !kmem__fastpb_free_response(r, alloc))
 		kmem__response__free_unpacked(r, alloc);
 }

@@ -191,7 +191,8 @@ static int check_response_bytes(const uint8_t *p, size_t n, int expect)
 		}
 		free(x);
 		free(y);
-		kmem__response__free_unpacked(f, &a);
+		/* What the fast decoder builds, the fast free frees. */
+		assert_int_equal(kmem__fastpb_free_response(f, &a), 1);
 	} else {
 		Kmem__Response *g = NULL;
 		int rc = kmem_frame_unpack_response(p, n, NULL, &g);
@@ -203,8 +204,8 @@ static int check_response_bytes(const uint8_t *p, size_t n, int expect)
 			assert_same(&g->base, &s->base);
 		kmem_frame_free_response(s ? g : NULL, NULL);
 	}
-	if (s)
-		kmem__response__free_unpacked(s, &b);
+	/* protobuf-c's tree, freed fast when it has a hot shape. */
+	kmem_frame_free_response(s, &b);
 	assert_int_equal(ra.live, 0);
 	assert_int_equal(rb.live, 0);
 	return took;
@@ -790,6 +791,46 @@ static void test_fastpb_decode_order_and_zeros(void **state)
 	check_response_bytes(NULL, 0, 1);
 }
 
+/* The fast free takes the hot shapes whoever built them, and leaves the
+ * others to protobuf-c untouched. */
+static void test_fastpb_free_shapes(void **state)
+{
+	static const struct {
+		const char *bytes;
+		size_t len;
+		int fast;
+	} cases[] = {
+#define C(b, fast) { b, sizeof(b) - 1, fast }
+		C("", 1),
+		C("\x08\x01\x1a\x03" "err", 1),
+		C("\x4a\x03\x0a\x01x", 1),
+		C("\x2a\x05\x08\x01\x3a\x01n", 1),
+		C("\x32\x06\x1a\x01\x01\x22\x01\x02", 1),
+		C("\x2a\x04\x32\x02\x08\x01", 0),	/* a segment */
+		C("\x78\x01", 0),			/* unknown field 15 */
+		C("\x4a\x02\x10\x01", 0),		/* unknown in the Pong */
+		C("\x22\x00", 0),			/* a HelloReply */
+		C("\x1a\x01x\x1a\x01y", 1),		/* merged by protobuf-c */
+#undef C
+	};
+	static struct rec r;
+
+	(void)state;
+	for (size_t i = 0; i < N(cases); i++) {
+		ProtobufCAllocator a = rec_init(&r, 0);
+		Kmem__Response *m = kmem__response__unpack(
+			&a, cases[i].len, (const uint8_t *)cases[i].bytes);
+
+		assert_non_null(m);
+		assert_true(r.live > 0);
+		assert_int_equal(kmem__fastpb_free_response(m, &a),
+				 cases[i].fast);
+		if (!cases[i].fast)
+			kmem__response__free_unpacked(m, &a);
+		assert_int_equal(r.live, 0);
+	}
+}
+
 /* Fail each allocation of the fast decoder in turn: it declines and
  * leaves nothing allocated; past the last one it succeeds. */
 static void fail_each(const uint8_t *p, size_t n, int response)
@@ -1205,6 +1246,7 @@ int main(void)
 		cmocka_unit_test(test_fastpb_encode_declines),
 		cmocka_unit_test(test_fastpb_decode_declines),
 		cmocka_unit_test(test_fastpb_decode_order_and_zeros),
+		cmocka_unit_test(test_fastpb_free_shapes),
 		cmocka_unit_test(test_fastpb_alloc_failures),
 		cmocka_unit_test(test_fastpb_frame_with_arena),
 		cmocka_unit_test(test_fastpb_random),
