@@ -117,8 +117,8 @@ struct kmemd {
 	const struct lease *releasing;
 	struct verify_run *verify;
 	/* Leases without a session (named, or freed while attached), on
-	 * their lnext/lprev links: what the stats list and the journal
-	 * keep, without a walk over every lease. */
+	 * their lnext/lprev links: what the stats list, without a walk over
+	 * every lease. */
 	struct lease *persistent;
 	/* The reclaim of ended sessions' leases, a slice per loop turn
 	 * (leases.c); the queue itself is in the lease table. */

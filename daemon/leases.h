@@ -12,7 +12,8 @@
  * session s, or of the daemon when persist; dc is the named cache of a
  * LEASE_OBJ.  Charges the uid.  Returns the lease, or NULL when out of
  * memory (buf is then the caller's to free).  No malloc on the way unless
- * the table's record chunks or its index must grow.
+ * the table's record chunks or its index must grow, or this is the
+ * session's first lease (its holder, lease.h).
  */
 struct lease *leases_grant(struct session *s, struct kmemd_pool *p,
 			   enum lease_kind kind, struct kmem_pool_buf *buf,
@@ -48,13 +49,14 @@ void leases_free_persistent(struct kmemd *d, struct lease *l);
  * Up to REAP_INLINE leases are freed now; a longer ledger is handed to
  * the reclaimer, which frees it a slice (REAP_SLICE leases or
  * REAP_SLICE_NS, whichever comes first) per loop turn from an idle
- * handle, so that other clients are served in between.  Either way the session itself holds nothing afterwards and
- * may be freed; its leases are invisible to lease_find at once, stay
- * charged to their pools until their slice runs (stats count them in
- * "leases_reclaiming"), and blocked allocations of a pool are retried
- * after each slice that gave it memory back.  The idle handle exists only
- * while there is something to reclaim, and keeps the loop running until
- * then (so a daemon's shutdown frees everything).
+ * handle, so that other clients are served in between.  Either way the
+ * session itself holds nothing afterwards and may be freed (server.c
+ * frees it right after, as before); its leases are invisible to
+ * lease_find at once, stay charged to their pools until their slice runs
+ * (the stats count them in "leases_reclaiming"), and blocked allocations
+ * of a pool are retried after each slice that gave it memory back.  The
+ * idle handle exists only while there is something to reclaim, and keeps
+ * the loop running until then (so a daemon's shutdown frees everything).
  */
 void leases_session_end(struct session *s);
 
