@@ -477,13 +477,6 @@ fail:
 	return -1;
 }
 
-static int encode_persistent(struct lease *l, void *arg)
-{
-	if (!l->owner && !l->doomed)
-		encode_alloc(arg, l);
-	return 0;
-}
-
 /* Write the id mark and the live set to a new file and rename it over the
  * journal. */
 static int compact(struct kmemd *d, const char *path, uint64_t mark)
@@ -494,7 +487,9 @@ static int compact(struct kmemd *d, const char *path, uint64_t mark)
 
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	encode_u64(&b, REC_IDS, mark);
-	lease_foreach(&d->leases, encode_persistent, &b);
+	for (struct lease *l = d->persistent; l; l = l->lnext)
+		if (!l->doomed)		/* freed while attached: going */
+			encode_alloc(&b, l);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	rc = fd < 0 || b.failed || write_all(fd, b.p, b.len) || fsync(fd);
 	if (fd >= 0)

@@ -116,6 +116,10 @@ struct kmemd {
 	size_t freed_next;
 	const struct lease *releasing;
 	struct verify_run *verify;
+	struct attach *spare_attach;	/* freed attachment records, for
+					   reuse (leases.c; at most
+					   ATTACH_SPARE_MAX) */
+	size_t nspare_attach;
 	/* Leases without a session (named, or freed while attached), on
 	 * their lnext/lprev links: what the stats list, without a walk over
 	 * every lease. */

@@ -230,12 +230,41 @@ static void drop_ref(struct kmemd *d, struct lease *l)
 		leases_release(d, l);
 }
 
+#define ATTACH_SPARE_MAX 4096
+
+static void attach_put(struct kmemd *d, struct attach *a)
+{
+	if (d->nspare_attach == ATTACH_SPARE_MAX) {
+		free(a);
+		return;
+	}
+	a->next = d->spare_attach;
+	d->spare_attach = a;
+	d->nspare_attach++;
+}
+
+void leases_fini(struct kmemd *d)
+{
+	while (d->spare_attach) {
+		struct attach *a = d->spare_attach;
+
+		d->spare_attach = a->next;
+		free(a);
+	}
+	d->nspare_attach = 0;
+}
+
 int leases_attach(struct session *s, struct lease *l)
 {
-	struct attach *a = malloc(sizeof(*a));
+	struct kmemd *d = s->d;
+	struct attach *a = d->spare_attach;
 
-	if (!a)
+	if (a) {
+		d->spare_attach = a->next;
+		d->nspare_attach--;
+	} else if (!(a = malloc(sizeof(*a)))) {
 		return -1;
+	}
 	a->lease = l;
 	a->next = s->attached;
 	s->attached = a;
@@ -251,7 +280,7 @@ int leases_detach(struct session *s, uint64_t id)
 		if (a->lease->id == id) {
 			*pp = a->next;
 			drop_ref(s->d, a->lease);
-			free(a);
+			attach_put(s->d, a);
 			return 0;
 		}
 	}
@@ -401,7 +430,7 @@ void leases_session_end(struct session *s)
 
 		s->attached = a->next;
 		drop_ref(d, a->lease);
-		free(a);
+		attach_put(d, a);
 	}
 	if (n > REAP_INLINE) {
 		hand_over(d, s);

@@ -67,7 +67,11 @@ void leases_session_end(struct session *s);
 /* Finish every reclaim now (Verify checks a state without any). */
 void leases_reap_all(struct kmemd *d);
 
-/* Attach s to persistent lease l (refcount).  0 or -1 (ENOMEM). */
+/* Free the spare attachment records (at shutdown). */
+void leases_fini(struct kmemd *d);
+
+/* Attach s to persistent lease l (refcount).  0 or -1 (ENOMEM).  The
+ * records are reused: a Lookup after a Detach allocates nothing. */
 int leases_attach(struct session *s, struct lease *l);
 
 /* Drop s's attachment to lease id.  0, or -1 if s is not attached. */

@@ -22,6 +22,7 @@
 #include "http.h"
 #include "journal.h"
 #include "kmemd.h"
+#include "leases.h"
 #include "privs.h"
 #include "log.h"
 #include "notify.h"
@@ -349,6 +350,7 @@ int main(int argc, char **argv)
 	free(d.stats_cache[0].text);
 	free(d.stats_cache[1].text);
 	dispatch_fini();
+	leases_fini(&d);
 	lease_table_fini(&d.leases);
 	pools_destroy(&d);
 	log_info("stopped");
