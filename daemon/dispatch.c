@@ -325,11 +325,10 @@ static int kmalloc_buf(struct kmemd_pool *p, const struct alloc_args *a,
 {
 	struct kmem_heap *h = kmem_pool_heap(p->pool);
 	uint64_t off, len;
-	int rc = kmem_heap_alloc(h, a->size, &off);
+	int rc = kmem_heap_alloc_len(h, a->size, &off, &len);
 
 	if (rc)
 		return rc;
-	kmem_heap_size_of(h, off, &len);
 	memset(buf, 0, sizeof(*buf));
 	buf->off = buf->seg0.off = off;
 	buf->len = buf->seg0.len = len;
@@ -556,44 +555,19 @@ static void do_free(struct session *s, uint64_t seq, const Kmem__Free *m)
 	dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_OK, NULL);
 }
 
-static int cmp_u64(const void *x, const void *y)
-{
-	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-
-	return a < b ? -1 : a > b;
-}
-
-/* *dup = the first id that appears twice, or 0.  -1 on ENOMEM. */
-static int duplicate_id(struct arena *a, const uint64_t *ids, size_t n,
-			uint64_t *dup)
-{
-	struct arena_mark mark = arena_mark(a);
-	uint64_t *v = arena_alloc_array(a, n, sizeof(*v));
-
-	*dup = 0;
-	if (!v)
-		return -1;
-	memcpy(v, ids, n * sizeof(*v));
-	qsort(v, n, sizeof(*v), cmp_u64);
-	for (size_t i = 1; i < n && !*dup; i++)
-		if (v[i] == v[i - 1])
-			*dup = v[i];
-	arena_release(a, mark);
-	return 0;
-}
-
-/* Check every id of a batch first: all or nothing. */
+/*
+ * Check every id of a batch first: all or nothing.  The leases go to
+ * ls[0..n) for the free that follows (no second lookup).  A repeated id
+ * would be a double free inside the batch: each batch has a serial
+ * number, and a lease named twice already carries this batch's.
+ */
 static bool batch_ok(struct session *s, uint64_t seq, const uint64_t *ids,
-		     size_t n, bool objects)
+		     size_t n, bool objects, struct lease **ls)
 {
+	static uint64_t serial;
 	char msg[128];
 
-	if (n == 0 || n > BATCH_MAX) {
-		snprintf(msg, sizeof(msg), "a batch holds 1 to %d ids, not %zu",
-			 BATCH_MAX, n);
-		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_INVALID_ARGUMENT, msg);
-		return false;
-	}
+	serial++;
 	for (size_t i = 0; i < n; i++) {
 		struct lease *l = find_lease(s, seq, ids[i]);
 
@@ -607,19 +581,14 @@ static bool batch_ok(struct session *s, uint64_t seq, const uint64_t *ids,
 			dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_INVALID_ARGUMENT, msg);
 			return false;
 		}
-	}
-	/* A repeated id would be a double free inside the batch. */
-	uint64_t dup;
-	if (duplicate_id(arena_of(s->d), ids, n, &dup)) {
-		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NO_MEMORY,
-				      "the daemon is out of memory");
-		return false;
-	}
-	if (dup) {
-		snprintf(msg, sizeof(msg), "lease %llu appears twice in the batch",
-			 (unsigned long long)dup);
-		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_INVALID_ARGUMENT, msg);
-		return false;
+		if (l->batch == serial) {
+			snprintf(msg, sizeof(msg), "lease %llu appears twice in "
+				 "the batch", (unsigned long long)ids[i]);
+			dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_INVALID_ARGUMENT, msg);
+			return false;
+		}
+		l->batch = serial;
+		ls[i] = l;
 	}
 	return true;
 }
@@ -628,13 +597,31 @@ static bool batch_ok(struct session *s, uint64_t seq, const uint64_t *ids,
 static void free_batch(struct session *s, uint64_t seq, const uint64_t *ids,
 		       size_t n, bool objects, const struct mag_req *mr)
 {
-	if (!batch_ok(s, seq, ids, n, objects))
+	struct arena *a = arena_of(s->d);
+	struct arena_mark mark = arena_mark(a);
+	struct lease **ls;
+	char msg[128];
+
+	if (n == 0 || n > BATCH_MAX) {
+		snprintf(msg, sizeof(msg), "a batch holds 1 to %d ids, not %zu",
+			 BATCH_MAX, n);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_INVALID_ARGUMENT, msg);
 		return;
-	if (mr)
-		magazine_report(s, NULL, mr, 0, 0);
-	for (size_t i = 0; i < n; i++)
-		leases_release(s->d, lease_find(&s->d->leases, ids[i]));
-	dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_OK, NULL);
+	}
+	ls = arena_alloc_array(a, n, sizeof(*ls));
+	if (!ls) {
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_NO_MEMORY,
+				      "the daemon is out of memory");
+		return;
+	}
+	if (batch_ok(s, seq, ids, n, objects, ls)) {
+		if (mr)
+			magazine_report(s, NULL, mr, 0, 0);
+		for (size_t i = 0; i < n; i++)
+			leases_release(s->d, ls[i]);
+		dispatch_reply_status(s, seq, KMEM__STATUS__STATUS_OK, NULL);
+	}
+	arena_release(a, mark);
 }
 
 /* ------------------------------------------------------------ batches */

@@ -79,6 +79,8 @@ struct lease {
 	const char *name;		/* persistent name, or "" */
 	const char *tag;		/* or "" */
 	uint32_t refs;			/* sessions attached (persistent) */
+	uint64_t batch;			/* the last FreeBatch/CacheFree that
+					   named it (dispatch.c: repeats) */
 } __attribute__((aligned(64)));
 
 /* One slot of the id index: empty (id 0), live, or a tombstone (id set,

@@ -420,18 +420,35 @@ static struct kmem_cache *size_class(const struct kmem_heap *h, uint64_t size)
 	return h->kmalloc[i - 1];
 }
 
-int kmem_heap_alloc(struct kmem_heap *h, uint64_t size, uint64_t *off)
+int kmem_heap_alloc_len(struct kmem_heap *h, uint64_t size, uint64_t *off,
+			uint64_t *len)
 {
 	struct kmem_cache *c;
+	uint64_t n;
+	int rc;
 
 	if (size == 0)
 		return KMEM_EZEROSIZE;
-	if (size <= KMEM_KMALLOC_MAX && (c = size_class(h, size)))
-		return kmem_cache_alloc(c, off);
+	if (size <= KMEM_KMALLOC_MAX && (c = size_class(h, size))) {
+		rc = kmem_cache_alloc(c, off);
+		if (rc == 0)
+			*len = kmem_cache_objsize(c);
+		return rc;
+	}
 	if (size > h->size)
 		return KMEM_ETOOBIG;
-	return kmem__heap_pages_alloc(h, (size + h->page_size - 1) >>
-				      h->page_shift, off);
+	n = (size + h->page_size - 1) >> h->page_shift;
+	rc = kmem__heap_pages_alloc(h, n, off);
+	if (rc == 0)
+		*len = n << h->page_shift;
+	return rc;
+}
+
+int kmem_heap_alloc(struct kmem_heap *h, uint64_t size, uint64_t *off)
+{
+	uint64_t len;
+
+	return kmem_heap_alloc_len(h, size, off, &len);
 }
 
 int kmem_heap_free(struct kmem_heap *h, uint64_t off)

@@ -337,6 +337,38 @@ static void test_heap_vmem_policy(void **state)
 	kmem_heap_destroy(h);
 }
 
+/* kmem_heap_alloc_len says what kmem_heap_size_of would, for size
+ * classes and page allocations, under both policies. */
+static void test_heap_alloc_len_matches_size_of(void **state)
+{
+	static const uint64_t sizes[] = { 1, 8, 9, 100, 192, 193, 4096, 8192,
+					  8193, 100000, 1 * MiB + 1 };
+	static const uint64_t want[] = { 8, 8, 16, 128, 192, 256, 4096, 8192,
+					 12 * KiB, 100 * KiB, 1 * MiB + 4 * KiB };
+
+	(void)state;
+	for (int pol = 0; pol < 2; pol++) {
+		struct kmem_heap *h = mkheap(pol ? KMEM_POLICY_VMEM :
+					     KMEM_POLICY_BUDDY);
+
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			uint64_t off, len, len2;
+
+			assert_int_equal(kmem_heap_alloc_len(h, sizes[i], &off,
+							     &len), 0);
+			assert_int_equal(kmem_heap_size_of(h, off, &len2), 0);
+			assert_int_equal(len, len2);
+			assert_int_equal(len, want[i]);
+			assert_int_equal(kmem_heap_free(h, off), 0);
+		}
+		assert_int_equal(kmem_heap_alloc_len(h, 0, &(uint64_t){ 0 },
+						     &(uint64_t){ 0 }),
+				 KMEM_EZEROSIZE);
+		assert_int_equal(kmem_heap_check(h), 0);
+		kmem_heap_destroy(h);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -348,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_heap_zero_is_cheap_and_correct),
 		cmocka_unit_test(test_heap_create_errors_and_faults),
 		cmocka_unit_test(test_heap_vmem_policy),
+		cmocka_unit_test(test_heap_alloc_len_matches_size_of),
 	};
 
 	return cmocka_run_group_tests_name("heap", tests, NULL, NULL);

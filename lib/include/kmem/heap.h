@@ -135,6 +135,11 @@ void kmem_heap_destroy(struct kmem_heap *h);
  */
 int kmem_heap_alloc(struct kmem_heap *h, uint64_t size, uint64_t *off);
 
+/* kmem_heap_alloc_len - kmem_heap_alloc that also says, in *len, what the
+ * allocation occupies (kmem_heap_size_of's answer, without its lookup). */
+int kmem_heap_alloc_len(struct kmem_heap *h, uint64_t size, uint64_t *off,
+			uint64_t *len);
+
 /*
  * kmem_heap_free - kfree: free a size-class object or a page allocation
  * made by kmem_heap_alloc or kmem_heap_xalloc.  Objects of named caches go
