@@ -112,7 +112,9 @@ struct lease *leases_grant(struct session *s, struct kmemd_pool *p,
 	l->buf = *buf;
 	l->requested = requested;
 	l->uid = s->uid;
-	l->created_ns = kmemd_now_ns();
+	/* The loop's time (this turn's start, to the millisecond): ages are
+	 * shown in seconds, and a clock read per lease showed in batches. */
+	l->created_ns = uv_now(d->loop) * 1000000u;
 	if (lease_insert(&d->leases, l))
 		goto fail;
 	if (persist) {
