@@ -151,6 +151,11 @@ int kmem_frame_pack_response(struct kmem_frame_buf *b,
 			     const Kmem__Response *r);
 
 /*
+ * Requests and Responses are coded by the hand-written codec of the hot
+ * messages (fastpb.c: Ping, Alloc, Free, the batches, their answers) when
+ * it takes them and by protobuf-c otherwise, to the same bytes and the
+ * same unpacked trees, allocation for allocation.
+ *
  * kmem_frame_unpack_request - parse one payload (from the decoder) as a
  * Request.  alloc is the protobuf-c allocator for the message's storage
  * (NULL = malloc), so a caller can unpack into an arena.  Returns 0 and
