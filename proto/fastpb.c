@@ -55,13 +55,17 @@
  *
  * Freeing.  The client frees every reply it decodes, and protobuf-c's
  * free walks every field descriptor too, so a Response of the shapes
- * decoded here (whoever decoded it) is freed here, block by block as
- * protobuf_c_message_free_unpacked() frees it; any other goes to it.
- * (The daemon frees nothing: its arena is reset after each request.)
+ * decoded here (whoever decoded it) is freed by fastpb_free.c, block by
+ * block as protobuf_c_message_free_unpacked() frees it; any other goes to
+ * protobuf-c.  (The daemon frees nothing: its arena is reset after each
+ * request.)
  *
  * Cost: one pass over the input, a switch per field, no lookups; a packed
  * array is scanned twice (count, then parse), as protobuf-c must size it
- * before filling it.
+ * before filling it.  In kmemd (callgrind, pipelined) decoding a Ping or
+ * an Alloc/Free takes about 270-330 instructions where protobuf-c took
+ * 990-1,250, allocations included; encoding their answers 225-280 where
+ * it took 1,030-1,380.
  */
 #include <stdlib.h>
 #include <string.h>
