@@ -907,6 +907,60 @@ static void test_fastpb_alloc_failures(void **state)
 	fail_each(buf, n, 1);
 }
 
+/*
+ * Strings and bytes as long as a frame allows: a payload of exactly
+ * KMEM_FRAME_MAX_DEFAULT bytes is framed, one byte more is KMEM_ETOOBIG
+ * with the buffer unchanged, as with protobuf-c's sizes.
+ */
+static void test_fastpb_frame_max(void **state)
+{
+	size_t max = KMEM_FRAME_MAX_DEFAULT, hdr;
+	char *s = malloc(max + 1);
+	Kmem__Request q = KMEM__REQUEST__INIT;
+	Kmem__Alloc a = KMEM__ALLOC__INIT;
+	Kmem__Response r = KMEM__RESPONSE__INIT;
+	Kmem__Pong p = KMEM__PONG__INIT;
+	struct kmem_frame_buf fb;
+
+	(void)state;
+	assert_non_null(s);
+	memset(s, 'p', max);
+	/* Request: seq 1 (2 bytes), body tag and 3-byte length, pool tag
+	 * and 3-byte length. */
+	q.seq = 1;
+	q.body_case = KMEM__REQUEST__BODY_ALLOC;
+	q.alloc = &a;
+	hdr = 2 + 1 + 3 + 1 + 3;
+	s[max - hdr] = '\0';
+	a.pool = s;
+	assert_int_equal(kmem__request__get_packed_size(&q), max);
+	check_request(&q);
+	kmem_frame_buf_init(&fb, 0);
+	assert_int_equal(kmem_frame_pack_request(&fb, &q), 0);
+	assert_int_equal(fb.len, KMEM_FRAME_HDR + max);
+	s[max - hdr] = 'p';
+	s[max - hdr + 1] = '\0';
+	assert_int_equal(kmem_frame_pack_request(&fb, &q), KMEM_ETOOBIG);
+	assert_int_equal(fb.len, KMEM_FRAME_HDR + max);
+	kmem_frame_buf_fini(&fb);
+
+	/* Response: seq, a Pong of bytes. */
+	r.seq = 1;
+	r.body_case = KMEM__RESPONSE__BODY_PONG;
+	r.pong = &p;
+	p.payload.data = (uint8_t *)s;
+	p.payload.len = max - hdr;
+	assert_int_equal(kmem__response__get_packed_size(&r), max);
+	check_response(&r);
+	kmem_frame_buf_init(&fb, 0);
+	assert_int_equal(kmem_frame_pack_response(&fb, &r), 0);
+	p.payload.len++;
+	assert_int_equal(kmem_frame_pack_response(&fb, &r), KMEM_ETOOBIG);
+	assert_int_equal(fb.len, KMEM_FRAME_HDR + max);
+	kmem_frame_buf_fini(&fb);
+	free(s);
+}
+
 /* The daemon's case: a bump allocator whose free does nothing. */
 struct bump {
 	uint8_t mem[1 << 16];
@@ -1246,6 +1300,7 @@ int main(void)
 		cmocka_unit_test(test_fastpb_encode_declines),
 		cmocka_unit_test(test_fastpb_decode_declines),
 		cmocka_unit_test(test_fastpb_decode_order_and_zeros),
+		cmocka_unit_test(test_fastpb_frame_max),
 		cmocka_unit_test(test_fastpb_free_shapes),
 		cmocka_unit_test(test_fastpb_alloc_failures),
 		cmocka_unit_test(test_fastpb_frame_with_arena),
