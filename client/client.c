@@ -330,7 +330,42 @@ static int map_pools(struct kmem_client *c, const Kmem__HelloReply *h,
 	return 0;
 }
 
-static int hello(struct kmem_client *c, const char *name)
+/* Keep what a durable Hello's reply says. */
+static int keep_durable(struct kmem_client *c, const Kmem__HelloReply *h)
+{
+	snprintf(c->durable_note, sizeof(c->durable_note), "%s",
+		 h->durable_note ? h->durable_note : "");
+	if (h->session_token.len == sizeof(c->token)) {
+		memcpy(c->token, h->session_token.data, sizeof(c->token));
+		c->durable = true;
+		c->grace_ms = h->resume_grace_ms;
+	}
+	if (!h->n_resumed)
+		return 0;
+	c->resumed = calloc(h->n_resumed, sizeof(*c->resumed));
+	if (!c->resumed)
+		return fail(c, KMEM_ENOMETA, "out of memory");
+	for (size_t i = 0; i < h->n_resumed; i++) {
+		const Kmem__Lease *l = h->resumed[i];
+		struct kmem__resumed *x = &c->resumed[i];
+
+		if (l->pool_index >= c->npools ||
+		    l->offset + l->length > c->pools[l->pool_index].size)
+			return fail(c, KMEM_EPROTO, "resumed lease %llu lies "
+				    "outside its pool", (unsigned long long)l->id);
+		x->id = l->id;
+		x->offset = l->offset;
+		x->len = l->length;
+		x->phys = l->phys;
+		x->pool = l->pool_index;
+		x->nsegs = l->n_segments > 1 ? l->n_segments : 1;
+	}
+	c->nresumed = h->n_resumed;
+	return 0;
+}
+
+static int hello(struct kmem_client *c, const char *name, bool durable,
+		 const uint8_t *token)
 {
 	Kmem__Request q = KMEM__REQUEST__INIT;
 	Kmem__Hello h = KMEM__HELLO__INIT;
@@ -341,6 +376,11 @@ static int hello(struct kmem_client *c, const char *name)
 
 	h.protocol_version = KMEM_PROTOCOL_VERSION;
 	h.client_name = (char *)(name ? name : "");
+	h.durable = durable || token;
+	if (token) {
+		h.resume_token.data = (uint8_t *)token;
+		h.resume_token.len = KMEM_SESSION_TOKEN_LEN;
+	}
 	q.body_case = KMEM__REQUEST__BODY_HELLO;
 	q.hello = &h;
 	rc = call_fds(c, &q, &r, fds, &nfds);
@@ -348,6 +388,8 @@ static int hello(struct kmem_client *c, const char *name)
 		rc = fail(c, KMEM_EPROTO, "kmemd answered Hello with something else");
 	if (rc == 0)
 		rc = map_pools(c, r->hello, fds, nfds);
+	if (rc == 0)
+		rc = keep_durable(c, r->hello);
 	/* r is set only when the round trip succeeded. */
 	kmem_frame_free_response(r, NULL);
 	/* fds that belong to no pool are closed now. */
@@ -368,7 +410,10 @@ static bool want_magazines(const struct kmem_connect_opts *opts)
 {
 	const char *env = getenv("KMEM_NO_MAGAZINES");
 
-	if (opts && (opts->flags & KMEM_CONNECT_NO_MAGAZINES))
+	/* A magazine's idle objects would come back from a resume as leases
+	 * nobody knows of: durable sessions have none. */
+	if (opts && (opts->flags & (KMEM_CONNECT_NO_MAGAZINES |
+				    KMEM_CONNECT_DURABLE)))
 		return false;
 	return !env || !*env || !strcmp(env, "0");
 }
@@ -379,9 +424,38 @@ int kmem_client_connect(const char *path, const char *name,
 	return kmem_client_connect_opts(path, name, NULL, out, msg, msglen);
 }
 
+static int connect_common(const char *path, const char *name,
+			  const struct kmem_connect_opts *opts,
+			  const uint8_t *token, struct kmem_client **out,
+			  char *msg, size_t msglen);
+
 int kmem_client_connect_opts(const char *path, const char *name,
 			     const struct kmem_connect_opts *opts,
 			     struct kmem_client **out, char *msg, size_t msglen)
+{
+	return connect_common(path, name, opts, NULL, out, msg, msglen);
+}
+
+int kmem_client_resume(const char *path, const char *name,
+		       const struct kmem_connect_opts *opts,
+		       const uint8_t *token, struct kmem_client **out,
+		       char *msg, size_t msglen)
+{
+	struct kmem_connect_opts o = { opts ? opts->flags : 0 };
+
+	if (!token) {
+		if (msg && msglen)
+			snprintf(msg, msglen, "no session token");
+		return KMEM_EINVAL;
+	}
+	o.flags |= KMEM_CONNECT_DURABLE;
+	return connect_common(path, name, &o, token, out, msg, msglen);
+}
+
+static int connect_common(const char *path, const char *name,
+			  const struct kmem_connect_opts *opts,
+			  const uint8_t *token, struct kmem_client **out,
+			  char *msg, size_t msglen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct kmem_client *c = calloc(1, sizeof(*c));
@@ -411,7 +485,7 @@ int kmem_client_connect_opts(const char *path, const char *name,
 			  "open the socket?)", path, strerror(errno));
 		goto fail;
 	}
-	rc = hello(c, name);
+	rc = hello(c, name, opts && (opts->flags & KMEM_CONNECT_DURABLE), token);
 	if (rc == 0 && want_magazines(opts) && kmem__mag_create(c))
 		rc = fail(c, KMEM_ENOMETA, "out of memory for the magazines");
 	if (rc)
@@ -444,7 +518,64 @@ void kmem_client_disconnect(struct kmem_client *c)
 		close(c->sock);
 	kmem_frame_decoder_fini(&c->dec);
 	kmem_frame_buf_fini(&c->out);
+	free(c->resumed);
 	free(c);
+}
+
+int kmem_client_session_token(const struct kmem_client *c, uint8_t *out)
+{
+	if (!c->durable)
+		return KMEM_ENOENT;
+	memcpy(out, c->token, sizeof(c->token));
+	return 0;
+}
+
+const char *kmem_client_durable_note(const struct kmem_client *c)
+{
+	return c->durable_note;
+}
+
+uint32_t kmem_client_resume_grace_ms(const struct kmem_client *c)
+{
+	return c->grace_ms;
+}
+
+size_t kmem_client_nresumed(const struct kmem_client *c)
+{
+	return c->nresumed;
+}
+
+int kmem_client_lease_buf(struct kmem_client *c, uint64_t id,
+			  struct kmem_buf *out)
+{
+	bool locked = kmem__client_lock(c);
+	int rc = fail(c, KMEM_ENOENT, "lease %llu was not adopted by a resume",
+		      (unsigned long long)id);
+
+	for (size_t i = 0; i < c->nresumed; i++) {
+		const struct kmem__resumed *x = &c->resumed[i];
+
+		if (x->id != id)
+			continue;
+		if (x->nsegs > 1) {
+			rc = fail(c, KMEM_EINVAL, "lease %llu is a scatter lease",
+				  (unsigned long long)id);
+			break;
+		}
+		memset(out, 0, sizeof(*out));
+		out->ptr = (char *)c->pools[x->pool].base + x->offset;
+		out->len = x->len;
+		out->phys = x->phys;
+		out->id = x->id;
+		out->offset = x->offset;
+		out->pool = x->pool;
+		out->nsegs = 1;
+		c->err[0] = 0;
+		rc = 0;
+		break;
+	}
+	kmem__client_unlock(c, locked);
+	return rc;
 }
 
 size_t kmem_client_npools(const struct kmem_client *c)

@@ -54,6 +54,13 @@ struct cpool {
 	void *base;
 };
 
+/* A lease adopted by a resume, as the Hello reply described it. */
+struct kmem__resumed {
+	uint64_t id, offset, len, phys;
+	unsigned pool;
+	size_t nsegs;
+};
+
 struct kmem_client {
 	int lock;		/* the connection mutex (mutex.c); 0 = free */
 	int sock;
@@ -66,6 +73,12 @@ struct kmem_client {
 	size_t rlen, rpos;	/* unread bytes of rbuf not yet fed */
 	char err[256];
 	struct kmem_mags *mags;	/* magazine.c; NULL when opted out */
+	bool durable;		/* the daemon gave a session token */
+	uint8_t token[16];
+	uint32_t grace_ms;
+	char durable_note[96];	/* why durable was refused */
+	struct kmem__resumed *resumed;	/* leases adopted at connect */
+	size_t nresumed;
 	unsigned ntickets;	/* slots of tickets[] in use */
 	struct kmem__ticket tickets[KMEM_PIPE_MAX];
 };

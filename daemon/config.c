@@ -21,6 +21,7 @@ void config_defaults(struct kmemd_config *c)
 	c->log_level = LOG_INFO;
 	c->out_limit = 4u << 20;
 	c->stall_timeout_ms = 10000;
+	c->resume_grace_ms = 30000;
 	snprintf(c->stats_socket_path, sizeof(c->stats_socket_path), "%s",
 		 KMEMD_DEFAULT_STATS_SOCKET);
 	/* Stats name client pids, uids and commands, and each request costs
@@ -321,6 +322,14 @@ int config_daemon_key(struct kmemd_config *c, const char *k, const char *v)
 		return kmem_parse_size(v, &c->out_limit) || c->out_limit < 4096 ? -1 : 0;
 	if (!strcmp(k, "stall_timeout_ms"))
 		return parse_ms(v, &c->stall_timeout_ms);
+	/* 0 is meaningful here: durable sessions off. */
+	if (!strcmp(k, "resume_grace_ms")) {
+		if (!strcmp(v, "0")) {
+			c->resume_grace_ms = 0;
+			return 0;
+		}
+		return parse_ms(v, &c->resume_grace_ms);
+	}
 	if (!strcmp(k, "user")) {
 		if (!value_ok(v, sizeof(c->user)))
 			return -1;
@@ -433,6 +442,7 @@ void config_print(const struct kmemd_config *c, FILE *f)
 	fprintf(f, "stall_timeout_ms = %u\nlog_level = %s\n", c->stall_timeout_ms,
 		levels[c->log_level]);
 	fprintf(f, "state_dir = %s\n", c->state_dir[0] ? c->state_dir : "none");
+	fprintf(f, "resume_grace_ms = %u\n", c->resume_grace_ms);
 	if (c->user[0])
 		fprintf(f, "user = %s\n", c->user);
 	/* A derived stats socket is shown, as a comment, so reading this

@@ -61,6 +61,7 @@ struct kmemd_config {
 	char stats_address[64];		/* what the port binds: IPv4/IPv6 literal */
 	uint32_t stats_timeout_ms;	/* request and write deadline; idle 3x */
 	char state_dir[192];		/* journal of named leases; "" = none */
+	uint32_t resume_grace_ms;	/* durable sessions' orphans; 0 = off */
 	char user[33];			/* become this user after set-up */
 	struct pool_config pools[KMEMD_MAX_POOLS];
 	size_t npools;
@@ -77,7 +78,8 @@ void config_defaults(struct kmemd_config *c);
  * socket, socket_mode, admin_group, max_frame, log_level, out_limit,
  * stall_timeout_ms; stats_socket ("none" = no stats socket),
  * stats_socket_mode, stats_port (0 = none), stats_address,
- * stats_timeout_ms.
+ * stats_timeout_ms; state_dir; resume_grace_ms (0 = durable sessions
+ * off).
  */
 int config_daemon_key(struct kmemd_config *c, const char *key,
 		      const char *value);

@@ -41,6 +41,7 @@
 #include "log.h"
 #include "magazine.h"
 #include "pools.h"
+#include "resume.h"
 #include "server.h"
 #include "stats.h"
 #include "verify.h"
@@ -201,6 +202,38 @@ static void sanitize(char *s)
 
 /* ------------------------------------------------------------ hello */
 
+/* HelloReply.resumed: the leases a resume adopted (s's whole ledger, as
+ * s is new), in the arena.  0, or -1 (ENOMEM). */
+static int fill_resumed(struct session *s, Kmem__HelloReply *hr)
+{
+	struct arena *a = arena_of(s->d);
+	Kmem__Lease *m, **mp;
+	size_t i = 0;
+
+	if (!s->nleases)
+		return 0;
+	m = arena_alloc_array(a, s->nleases, sizeof(*m));
+	mp = arena_alloc_array(a, s->nleases, sizeof(*mp));
+	if (!m || !mp)
+		return -1;
+	for (struct lease *l = s->ledger; l; l = l->lnext, i++) {
+		Kmem__Segment *segs = NULL, **segp = NULL;
+
+		if (l->buf.nsegs > 1) {
+			segs = arena_alloc_array(a, l->buf.nsegs, sizeof(*segs));
+			segp = arena_alloc_array(a, l->buf.nsegs, sizeof(*segp));
+			if (!segs || !segp)
+				return -1;
+		}
+		kmem__lease__init(&m[i]);
+		fill_lease(s, &m[i], l, segs, segp);
+		mp[i] = &m[i];
+	}
+	hr->n_resumed = i;
+	hr->resumed = mp;
+	return 0;
+}
+
 static void do_hello(struct session *s, uint64_t seq, const Kmem__Hello *h)
 {
 	struct kmemd *d = s->d;
@@ -209,10 +242,11 @@ static void do_hello(struct session *s, uint64_t seq, const Kmem__Hello *h)
 	Kmem__PoolInfo info[KMEMD_MAX_POOLS], *infop[KMEMD_MAX_POOLS];
 	int fds[KMEMD_MAX_POOLS];
 	size_t n = 0;
+	const char *note;
+	char msg[160];
+	int st;
 
 	if (h->protocol_version != KMEM_PROTOCOL_VERSION) {
-		char msg[128];
-
 		snprintf(msg, sizeof(msg), "protocol version %u is not spoken here "
 			 "(kmemd speaks %u)", h->protocol_version, KMEM_PROTOCOL_VERSION);
 		dispatch_protocol_error(s, seq, msg);
@@ -242,6 +276,22 @@ static void do_hello(struct session *s, uint64_t seq, const Kmem__Hello *h)
 		fds[n] = kmem_backing_fd(b);
 		infop[n] = &info[n];
 		n++;
+	}
+	st = resume_hello(s, h->durable, h->resume_token.data,
+			  h->resume_token.len, &note, msg, sizeof(msg));
+	if (st != KMEM__STATUS__STATUS_OK) {
+		dispatch_reply_status(s, seq, st, msg);
+		return;
+	}
+	if (s->durable) {
+		hr.session_token.data = s->token;
+		hr.session_token.len = RESUME_TOKEN_LEN;
+		hr.resume_grace_ms = d->cfg.resume_grace_ms;
+	}
+	hr.durable_note = (char *)(note ? note : "");
+	if (fill_resumed(s, &hr)) {
+		session_close(s, "out of memory");
+		return;
 	}
 	hr.daemon_version = (char *)"kmemd " KMEMD_VERSION;
 	hr.protocol_version = KMEM_PROTOCOL_VERSION;
@@ -311,11 +361,11 @@ static int check_common(uint64_t size, uint64_t align, uint32_t wflags,
 }
 
 /* Small, unconstrained requests come from the kmalloc size classes. */
-static bool use_kmalloc(const struct alloc_args *a)
+static bool use_kmalloc(const struct session *s, const struct alloc_args *a)
 {
-	/* Persistent buffers are page allocations: the journal restores
-	 * them by claiming their pages back. */
-	return !a->persist && a->size <= KMEM_KMALLOC_MAX && a->align <= 8 && a->node < 0 &&
+	/* Persistent buffers and durable sessions' are page allocations:
+	 * the journal restores them by claiming their pages back. */
+	return !a->persist && !s->durable && a->size <= KMEM_KMALLOC_MAX && a->align <= 8 && a->node < 0 &&
 	       !a->dma_mask && !a->boundary &&
 	       !(a->flags & (KMEM_POOL_SCATTER | KMEM_ALLOC_DMA32));
 }
@@ -344,7 +394,8 @@ static int kmalloc_buf(struct kmemd_pool *p, const struct alloc_args *a,
 	return 0;
 }
 
-static int make_buf(struct kmemd_pool *p, const struct alloc_args *a,
+static int make_buf(const struct session *s, struct kmemd_pool *p,
+		    const struct alloc_args *a,
 		    struct kmem_pool_buf *buf, enum lease_kind *kind,
 		    char *msg, size_t msglen)
 {
@@ -354,7 +405,7 @@ static int make_buf(struct kmemd_pool *p, const struct alloc_args *a,
 	};
 	int rc;
 
-	if (use_kmalloc(a)) {
+	if (use_kmalloc(s, a)) {
 		*kind = LEASE_KMALLOC;
 		rc = kmalloc_buf(p, a, buf);
 		if (rc == KMEM_ENOMEM) {
@@ -379,7 +430,7 @@ int dispatch_try_alloc(struct session *s, struct kmemd_pool *p,
 	int rc, st;
 
 	msg[0] = 0;
-	rc = make_buf(p, a, &buf, &kind, msg, msglen);
+	rc = make_buf(s, p, a, &buf, &kind, msg, msglen);
 	st = status_of(rc);
 	if (st == KMEM__STATUS__STATUS_NO_MEMORY)
 		return st;
@@ -738,7 +789,7 @@ static void batch_alloc(struct session *s, uint64_t seq, struct kmemd_pool *p,
 				buf.seg0.phys = buf.phys;
 			}
 		} else {
-			rc = make_buf(p, a, &buf, &kind, msg, sizeof(msg));
+			rc = make_buf(s, p, a, &buf, &kind, msg, sizeof(msg));
 		}
 		if (rc)
 			break;
@@ -1172,7 +1223,11 @@ void dispatch_frame_at(struct session *s, const uint8_t *payload, size_t len,
 		dispatch_protocol_error(s, q->seq, "Hello was sent twice");
 	else {
 		s->d->ctr.requests[t]++;
+		/* A durable session's journal records of this request go out
+		 * together, before its reply does. */
+		journal_begin();
 		handle(s, q);
+		journal_commit(s->d);
 		*now = uv_hrtime();
 		count_latency(s->d, *now - t0);
 	}

@@ -11,12 +11,26 @@
  *	       u32 nsegs, nsegs x (u64 offset, u64 length)     (str: u16 + bytes)
  *	FREE:  u64 id
  *	IDS:   u64 mark: no lease id above mark has been issued
+ *	SALLOC: u8 token[16], then ALLOC's payload (name ""): a lease of the
+ *	       durable session with that token
+ *	SEND:  u8 token[16]: that session ended; all its leases are gone
+ *
+ * Durable sessions (resume.c).  A session that asked for it has its
+ * buffer leases journaled too, as SALLOC and FREE records, and its end as
+ * one SEND record.  These writes are grouped: inside a request
+ * (journal_begin .. journal_commit, which dispatch.c puts around every
+ * request) records collect in a buffer that is written with one write
+ * and one fdatasync before the request's reply is queued, so an AllocBatch
+ * of 1000 costs one sync, not 1000; outside a request (a blocked
+ * allocation served later, a session's end) each is written at once.  At
+ * start the SALLOC records still live become orphaned leases, kept for
+ * the grace period (resume.c), and compaction writes them back.
  *
  * Lease ids are never reused, across restarts too: a client holding an id
  * from before a crash must not free someone else's buffer with it.  The
- * journal cannot record every id (session leases are never journaled, and
- * compaction drops freed named ones), so it records a high-water mark
- * instead: ids are reserved ID_CHUNK at a time, the IDS record of a chunk
+ * journal cannot record every id (most session leases are never
+ * journaled, and compaction drops freed ones), so it records a high-water
+ * mark instead: ids are reserved ID_CHUNK at a time, the IDS record of a chunk
  * is durable before any id in it is answered (journal_ids, called for
  * every id issued, writes one record per chunk), and the next daemon
  * starts above the largest mark or id it reads.  A restart skips what is
@@ -46,12 +60,13 @@
 #include "leases.h"
 #include "log.h"
 #include "pools.h"
+#include "resume.h"
 
 #define MAGIC 0x314a4d4bu	/* "KMJ1" little-endian */
 #define HDR 16
 #define REC_MAX (1u << 20)
 
-enum { REC_ALLOC = 1, REC_FREE = 2, REC_IDS = 3 };
+enum { REC_ALLOC = 1, REC_FREE = 2, REC_IDS = 3, REC_SALLOC = 4, REC_SEND = 5 };
 
 /* Ids reserved per IDS record: one write and fdatasync per this many
  * leases at most, and at most this many ids skipped per restart. */
@@ -128,12 +143,15 @@ static void seal(struct wbuf *b, size_t start, uint8_t type)
 	h[13] = h[14] = h[15] = 0;
 }
 
-static void encode_alloc(struct wbuf *b, const struct lease *l)
+static void encode_alloc(struct wbuf *b, const struct lease *l,
+			 const uint8_t *token)
 {
 	size_t start = b->len;
 	uint8_t zero[HDR] = { 0 };
 
 	put(b, zero, HDR);
+	if (token)
+		put(b, token, RESUME_TOKEN_LEN);
 	put64(b, l->id);
 	put32(b, (uint32_t)l->uid);
 	put64(b, l->requested);
@@ -148,7 +166,18 @@ static void encode_alloc(struct wbuf *b, const struct lease *l)
 		put64(b, s->len);
 	}
 	if (!b->failed)
-		seal(b, start, REC_ALLOC);
+		seal(b, start, token ? REC_SALLOC : REC_ALLOC);
+}
+
+static void encode_end(struct wbuf *b, const uint8_t *token)
+{
+	size_t start = b->len;
+	uint8_t zero[HDR] = { 0 };
+
+	put(b, zero, HDR);
+	put(b, token, RESUME_TOKEN_LEN);
+	if (!b->failed)
+		seal(b, start, REC_SEND);
 }
 
 /* A record whose payload is one u64: FREE (an id) and IDS (a mark). */
@@ -169,6 +198,8 @@ struct rec {
 	uint64_t id, requested;
 	uint32_t uid, nsegs;
 	char pool[KMEMD_POOL_NAME_MAX], name[LEASE_NAME_MAX], tag[LEASE_TAG_MAX];
+	bool session;			/* SALLOC: a durable session's */
+	uint8_t token[RESUME_TOKEN_LEN];
 	struct kmem_pool_seg *segs;
 	struct rec *next;
 };
@@ -205,13 +236,16 @@ static void getstr(struct rbuf *r, char *s, size_t cap)
 	r->pos += n;
 }
 
-static struct rec *decode_alloc(const uint8_t *p, uint32_t len)
+static struct rec *decode_alloc(const uint8_t *p, uint32_t len, bool session)
 {
 	struct rbuf r = { .p = p, .len = len };
 	struct rec *x = calloc(1, sizeof(*x));
 
 	if (!x)
 		return NULL;
+	x->session = session;
+	if (session)
+		get(&r, x->token, RESUME_TOKEN_LEN);
 	get(&r, &x->id, 8);
 	get(&r, &x->uid, 4);
 	get(&r, &x->requested, 8);
@@ -225,7 +259,7 @@ static struct rec *decode_alloc(const uint8_t *p, uint32_t len)
 		get(&r, &x->segs[i].off, 8);
 		get(&r, &x->segs[i].len, 8);
 	}
-	if (r.bad || !x->segs || r.pos != len || !x->name[0]) {
+	if (r.bad || !x->segs || r.pos != len || (session ? x->name[0] != 0 : !x->name[0])) {
 		free(x->segs);
 		free(x);
 		return NULL;
@@ -243,6 +277,22 @@ static void drop_rec(struct rec **list, uint64_t id)
 			free(x->segs);
 			free(x);
 			return;
+		}
+	}
+}
+
+/* A SEND record: the session's leases go. */
+static void drop_session(struct rec **list, const uint8_t *token)
+{
+	for (struct rec **pp = list; *pp;) {
+		struct rec *x = *pp;
+
+		if (x->session && !memcmp(x->token, token, RESUME_TOKEN_LEN)) {
+			*pp = x->next;
+			free(x->segs);
+			free(x);
+		} else {
+			pp = &x->next;
 		}
 	}
 }
@@ -308,7 +358,8 @@ static long replay(const char *path, struct rec **live, uint64_t *max_id)
 				"the %zu bytes after it are ignored", path, pos, left);
 			break;
 		}
-		if (type == REC_ALLOC && (x = decode_alloc(data + pos + HDR, len))) {
+		if ((type == REC_ALLOC || type == REC_SALLOC) &&
+		    (x = decode_alloc(data + pos + HDR, len, type == REC_SALLOC))) {
 			drop_rec(live, x->id);
 			x->next = *live;
 			*live = x;
@@ -319,6 +370,8 @@ static long replay(const char *path, struct rec **live, uint64_t *max_id)
 
 			memcpy(&id, data + pos + HDR, 8);
 			drop_rec(live, id);
+		} else if (type == REC_SEND && len == RESUME_TOKEN_LEN) {
+			drop_session(live, data + pos + HDR);
 		} else if (type == REC_IDS && len == 8) {
 			uint64_t mark;
 
@@ -374,8 +427,82 @@ int journal_alloc(struct kmemd *d, const struct lease *l)
 
 	if (d->journal_fd < 0)
 		return 0;
-	encode_alloc(&b, l);
+	encode_alloc(&b, l, NULL);
 	return append(d, &b);
+}
+
+/*
+ * The records of the request being handled (durable sessions'), written
+ * by journal_commit; file-level for the same reason as id_mark.
+ */
+static struct wbuf pending;
+static bool batching;
+
+/* Durable sessions' records: into the request's batch, or out now. */
+static void emit(struct kmemd *d, struct wbuf *b)
+{
+	if (!batching) {
+		append(d, b);
+		return;
+	}
+	if (b->failed)
+		pending.failed = true;
+	else
+		put(&pending, b->p, b->len);
+	free(b->p);
+}
+
+void journal_begin(void)
+{
+	batching = true;
+}
+
+void journal_commit(struct kmemd *d)
+{
+	struct wbuf b = pending;
+
+	batching = false;
+	if (b.len == 0 && !b.failed)
+		return;
+	memset(&pending, 0, sizeof(pending));
+	if (d->journal_fd < 0) {
+		free(b.p);
+		return;
+	}
+	if (append(d, &b))
+		log_err("journal: leases of durable sessions may not be resumed "
+			"after a crash");
+}
+
+void journal_session_alloc(struct kmemd *d, const uint8_t *token,
+			   const struct lease *l)
+{
+	struct wbuf b = { 0 };
+
+	if (d->journal_fd < 0)
+		return;
+	encode_alloc(&b, l, token);
+	emit(d, &b);
+}
+
+void journal_session_free(struct kmemd *d, uint64_t id)
+{
+	struct wbuf b = { 0 };
+
+	if (d->journal_fd < 0)
+		return;
+	encode_u64(&b, REC_FREE, id);
+	emit(d, &b);
+}
+
+void journal_session_end(struct kmemd *d, const uint8_t *token)
+{
+	struct wbuf b = { 0 };
+
+	if (d->journal_fd < 0)
+		return;
+	encode_end(&b, token);
+	emit(d, &b);
 }
 
 void journal_free(struct kmemd *d, uint64_t id)
@@ -423,6 +550,12 @@ static int restore_one(struct kmemd *d, const struct rec *x)
 	struct lease *l;
 	size_t i;
 
+	if (x->session && !d->cfg.resume_grace_ms) {
+		log_info("journal: lease %llu of a durable session dropped: "
+			 "resume is off (--resume-grace 0)",
+			 (unsigned long long)x->id);
+		return -1;
+	}
 	if (!p || strcmp(p->cfg.name, x->pool) || !pool_survives(p)) {
 		log_warn("journal: named buffer '%s' (lease %llu) dropped: pool "
 			 "'%s' %s", x->name, (unsigned long long)x->id, x->pool,
@@ -467,7 +600,12 @@ static int restore_one(struct kmemd *d, const struct rec *x)
 	buf.phys = buf.seg0.phys;
 	buf.contiguous = x->nsegs == 1 && kmem_backing_contiguous(
 		kmem_pool_backing(p->pool), buf.off, buf.len) == 1;
-	l = leases_restore(d, p, &buf, x->id, x->uid, x->requested, x->name, x->tag);
+	if (x->session)
+		l = resume_orphan_add(d, p, &buf, x->id, x->uid, x->requested,
+				      x->tag, x->token);
+	else
+		l = leases_restore(d, p, &buf, x->id, x->uid, x->requested,
+				   x->name, x->tag);
 	if (l)
 		return 0;
 	free(buf.segs);
@@ -489,7 +627,10 @@ static int compact(struct kmemd *d, const char *path, uint64_t mark)
 	encode_u64(&b, REC_IDS, mark);
 	for (struct lease *l = d->persistent; l; l = l->lnext)
 		if (!l->doomed)		/* freed while attached: going */
-			encode_alloc(&b, l);
+			encode_alloc(&b, l, NULL);
+	for (struct orphan_set *o = d->orphans; o; o = o->next)
+		for (struct lease *l = o->leases; l; l = l->lnext)
+			encode_alloc(&b, l, o->token);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	rc = fd < 0 || b.failed || write_all(fd, b.p, b.len) || fsync(fd);
 	if (fd >= 0)
@@ -533,7 +674,7 @@ int journal_open(struct kmemd *d)
 		d->leases.next_id = max_id + 1;
 	for (struct rec *x = live; x; x = x->next) {
 		if (restore_one(d, x) == 0)
-			restored++;
+			restored += !x->session;
 		else
 			dropped++;
 	}
@@ -546,14 +687,21 @@ int journal_open(struct kmemd *d)
 		return -1;
 	}
 	id_mark = d->leases.next_id - 1 + ID_CHUNK;
+	resume_start(d);
 	if (restored || dropped)
 		log_info("journal %s: %zu named buffer(s) restored, %zu dropped",
 			 path, restored, dropped);
+	if (d->orphans)
+		log_info("journal %s: %llu lease(s) of durable sessions kept for "
+			 "%u ms, waiting for their clients to resume", path,
+			 (unsigned long long)d->orphan_leases,
+			 d->cfg.resume_grace_ms);
 	return 0;
 }
 
 void journal_close(struct kmemd *d)
 {
+	resume_fini(d);
 	if (d->journal_fd >= 0)
 		close(d->journal_fd);
 	d->journal_fd = -1;

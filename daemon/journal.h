@@ -22,6 +22,23 @@ int journal_alloc(struct kmemd *d, const struct lease *l);
 void journal_free(struct kmemd *d, uint64_t id);
 
 /*
+ * Durable sessions (resume.c).  journal_session_alloc records a buffer
+ * lease l of the session with this token (16 bytes), journal_session_free
+ * its free, journal_session_end the session's end (all its leases go).
+ * Between journal_begin and journal_commit (dispatch.c brackets every
+ * request) they collect and are written with one write and one fdatasync
+ * at the commit, before the request's reply leaves; otherwise each is
+ * written at once.  A failed write is logged: the leases stay valid, they
+ * may just not be resumable after a crash.
+ */
+void journal_session_alloc(struct kmemd *d, const uint8_t *token,
+			   const struct lease *l);
+void journal_session_free(struct kmemd *d, uint64_t id);
+void journal_session_end(struct kmemd *d, const uint8_t *token);
+void journal_begin(void);
+void journal_commit(struct kmemd *d);
+
+/*
  * journal_ids - call after lease ids were issued (d->leases.next_id moved)
  * and before any of them is answered: when the last one passes the
  * journal's id mark, a new mark is written (fdatasync) so that no daemon

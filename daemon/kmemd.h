@@ -21,6 +21,7 @@
 #define KMEMD_VERSION "0.1.0"
 
 struct session;
+struct orphan_set;
 struct waiter;
 struct kmemd_http;
 
@@ -124,6 +125,12 @@ struct kmemd {
 	 * their lnext/lprev links: what the stats list, without a walk over
 	 * every lease. */
 	struct lease *persistent;
+	/* Leases of durable sessions that were open when the previous
+	 * daemon died, waiting for a resume (resume.c). */
+	struct orphan_set *orphans;
+	uint64_t orphan_leases, orphan_bytes;
+	uv_timer_t orphan_timer;	/* the grace period's end */
+	bool orphan_timer_on;
 	/* The reclaim of ended sessions' leases, a slice per loop turn
 	 * (leases.c); the queue itself is in the lease table. */
 	struct {
@@ -161,6 +168,8 @@ struct session {
 	gid_t gid;
 	char comm[17];
 	char name[64];			/* Hello client_name */
+	bool durable;			/* its buffer leases are journaled */
+	uint8_t token[16];		/* durable: the session's token */
 	bool hello;
 	bool admin;			/* root or the admin group */
 	bool closing;

@@ -128,10 +128,29 @@ struct lease *leases_grant(struct session *s, struct kmemd_pool *p,
 		dc->live++;
 	pool_charge(p, l->uid, l->buf.len);
 	d->gen++;
+	/* Only page leases can be claimed back after a restart. */
+	if (s->durable && !persist && kind == LEASE_BUF)
+		journal_session_alloc(d, s->token, l);
 	return l;
 fail:
 	lease_discard(&d->leases, l);
 	return NULL;
+}
+
+int leases_adopt(struct session *s, struct lease *l)
+{
+	struct kmemd *d = s->d;
+
+	if (!s->holder && !(s->holder = holder_new(s)))
+		return -1;
+	if (lease_insert(&d->leases, l))
+		return -1;
+	l->owner = s;
+	l->holder = s->holder;
+	ledger_add(s, l);
+	pool_charge(l->pool, l->uid, l->buf.len);
+	d->gen++;
+	return 0;
 }
 
 struct lease *leases_restore(struct kmemd *d, struct kmemd_pool *p,
@@ -199,6 +218,8 @@ void leases_release(struct kmemd *d, struct lease *l)
 	struct kmemd_pool *p = l->pool;
 
 	if (l->owner) {
+		if (l->owner->durable && l->kind == LEASE_BUF)
+			journal_session_free(d, l->id);
 		ledger_del(l->owner, l);
 		if (l->magazine)
 			magazine_release(l);
@@ -427,6 +448,12 @@ void leases_session_end(struct session *s)
 	uint64_t n = s->nleases;
 
 	waitq_drop_session(s);
+	/* One record for all of a durable session's leases, unless the
+	 * daemon is stopping: then they stay in the journal for a resume
+	 * after the restart, as after a crash. */
+	if (s->durable && !d->stopping)
+		journal_session_end(d, s->token);
+	s->durable = false;
 	while (s->attached) {
 		struct attach *a = s->attached;
 

@@ -30,6 +30,13 @@ struct lease *leases_restore(struct kmemd *d, struct kmemd_pool *p,
 			     const char *tag);
 
 /*
+ * leases_adopt - an orphaned lease of a durable session (resume.c: a
+ * record not in the table, its memory claimed) becomes a lease of s,
+ * charged to its pool and uid.  0, or -1 (ENOMEM: l is unchanged).
+ */
+int leases_adopt(struct session *s, struct lease *l);
+
+/*
  * leases_release - free the memory and the record, uncharge, unlink from
  * its ledger (its session's, or the daemon's list of persistent leases),
  * and let blocked allocations of the pool retry.  l must not be being

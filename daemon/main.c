@@ -54,6 +54,10 @@ static const char usage[] =
 "                          restore them at start (default: none); under\n"
 "                          systemd, memfd pools go to its fd store so\n"
 "                          theirs survive too (kmemd(8), SYSTEMD)\n"
+"      --resume-grace MS   with --state-dir: how long the leases of durable\n"
+"                          sessions open when the last daemon died wait\n"
+"                          for their client to resume (default 30000;\n"
+"                          0: durable sessions off)\n"
 "  -l, --log-level LEVEL   error, warn, info (default) or debug\n"
 "      --stats-socket PATH HTTP stats socket (default: stats.sock beside\n"
 "                          the allocation socket, " KMEMD_DEFAULT_STATS_SOCKET ";\n"
@@ -112,6 +116,7 @@ static int parse_args(int argc, char **argv, struct kmemd_config *c, bool *dev)
 		{ "out-limit", required_argument, NULL, 'O' },
 		{ "stall-timeout", required_argument, NULL, 'T' },
 		{ "state-dir", required_argument, NULL, 'J' },
+		{ "resume-grace", required_argument, NULL, 'R' },
 		{ "user", required_argument, NULL, 'U' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "check-config", required_argument, NULL, 'K' },
@@ -129,6 +134,7 @@ static int parse_args(int argc, char **argv, struct kmemd_config *c, bool *dev)
 		{ 's', "socket" }, { 'm', "socket_mode" }, { 'g', "admin_group" },
 		{ 'F', "max_frame" }, { 'l', "log_level" }, { 'O', "out_limit" },
 		{ 'T', "stall_timeout_ms" }, { 'J', "state_dir" }, { 'U', "user" },
+		{ 'R', "resume_grace_ms" },
 		{ 'S', "stats_socket" }, { 'M', "stats_socket_mode" },
 		{ 'P', "stats_port" }, { 'A', "stats_address" },
 		{ 'W', "stats_timeout_ms" },

@@ -288,10 +288,13 @@ static json_t *counters_json(const struct kmemd *d)
  * many of them there are, "reclaim_slices" how many loop turns have freed
  * some (leases.c), "reclaim_ms" their time and "reclaim_slice_max_ms" the
  * longest (what the reclaim held other clients up for, at most).
+ * "orphaned_leases" and "orphaned_bytes" are the leases of durable
+ * sessions that were open when the last daemon died, kept for a resume
+ * and not counted anywhere else (resume.c).
  */
 static json_t *daemon_json(const struct kmemd *d)
 {
-	return json_pack("{s:s,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+	return json_pack("{s:s,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
 		"version", KMEMD_VERSION, "pid", (int)getpid(),
 		"uptime_s", u64((kmemd_now_ns() - d->start_ns) / 1000000000ull),
 		"sessions", u64(d->nsessions),
@@ -302,7 +305,9 @@ static json_t *daemon_json(const struct kmemd *d)
 		"sessions_reclaimed", u64(d->ctr.sessions_reclaimed),
 		"reclaim_slices", u64(d->reaper.slices),
 		"reclaim_ms", json_real((double)d->reaper.ns / 1e6),
-		"reclaim_slice_max_ms", json_real((double)d->reaper.max_ns / 1e6));
+		"reclaim_slice_max_ms", json_real((double)d->reaper.max_ns / 1e6),
+		"orphaned_leases", u64(d->orphan_leases),
+		"orphaned_bytes", u64(d->orphan_bytes));
 }
 
 json_t *stats_build(const struct kmemd *d)
@@ -575,6 +580,10 @@ static void prom_counters(struct buf *b, const struct kmemd *d)
 	       "freed yet (freed a slice per loop turn).");
 	put(b, "kmemd_leases_reclaiming %llu\n",
 	    (unsigned long long)d->leases.reaping_leases);
+	metric(b, "orphaned_leases", "gauge", "Leases of durable sessions "
+	       "waiting for their client to resume after a restart.");
+	put(b, "kmemd_orphaned_leases %llu\n",
+	    (unsigned long long)d->orphan_leases);
 	metric(b, "requests_total", "counter", "Requests by type.");
 	for (int i = 0; i < REQ_NTYPES; i++)
 		put(b, "kmemd_requests_total{type=\"%s\"} %llu\n", req_names[i],

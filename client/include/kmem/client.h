@@ -114,6 +114,24 @@ int kmem_client_connect(const char *path, const char *name,
  */
 #define KMEM_CONNECT_NO_MAGAZINES 0x1u
 
+/*
+ * KMEM_CONNECT_DURABLE - ask for a durable session: if kmemd dies (crash,
+ * kill, restart) while this connection is open, the next kmemd keeps the
+ * session's buffers for its grace period (--resume-grace, 30 s by
+ * default), and a new connection made with kmem_client_resume and this
+ * session's token (kmem_client_session_token) gets them back: same ids,
+ * offsets, lengths and contents (kmem_client_lease_buf).  Granted only when kmemd
+ * keeps a journal (--state-dir); otherwise the connection is an ordinary
+ * one and kmem_client_session_token says KMEM_ENOENT, with the reason in
+ * kmem_client_durable_note.  A durable connection has no magazines, and
+ * its small allocations are pages (a resume restores page allocations
+ * only); objects of named caches are not kept.  A disconnect, or the
+ * client's death, frees the buffers as always.
+ */
+#define KMEM_CONNECT_DURABLE 0x2u
+
+#define KMEM_SESSION_TOKEN_LEN 16
+
 struct kmem_connect_opts {
 	unsigned flags;		/* KMEM_CONNECT_* */
 };
@@ -125,6 +143,48 @@ struct kmem_connect_opts {
 int kmem_client_connect_opts(const char *path, const char *name,
 			     const struct kmem_connect_opts *opts,
 			     struct kmem_client **out, char *msg, size_t msglen);
+
+/*
+ * kmem_client_session_token - copy the token of a durable session into
+ * out (KMEM_SESSION_TOKEN_LEN bytes).  0, or KMEM_ENOENT when the session
+ * is not durable (kmem_client_durable_note says why, if it was asked for).
+ */
+int kmem_client_session_token(const struct kmem_client *c, uint8_t *out);
+
+/* Why KMEM_CONNECT_DURABLE was not granted; "" when it was, or was not
+ * asked for. */
+const char *kmem_client_durable_note(const struct kmem_client *c);
+
+/* The grace period kmemd gives this durable session after a restart, in
+ * milliseconds (0 when not durable). */
+uint32_t kmem_client_resume_grace_ms(const struct kmem_client *c);
+
+/*
+ * kmem_client_lease_buf - describe a lease this connection adopted by
+ * resuming (the ids it held before the restart) in *out, mapped in this
+ * process.  Release it with kmem_client_buf_release or free it with
+ * kmem_client_free.  0; KMEM_ENOENT when id was not adopted (freed before
+ * the crash, or never journaled); KMEM_EINVAL for a scatter lease (not
+ * supported here: free it by id).  kmem_client_nresumed counts them.
+ */
+int kmem_client_lease_buf(struct kmem_client *c, uint64_t id,
+			  struct kmem_buf *out);
+size_t kmem_client_nresumed(const struct kmem_client *c);
+
+/*
+ * kmem_client_resume - kmem_client_connect_opts (KMEM_CONNECT_DURABLE is
+ * implied) that adopts the buffers of the durable session whose token is
+ * token (KMEM_SESSION_TOKEN_LEN bytes), after a kmemd restart.  The new
+ * connection is that session: the same token, its buffers (see
+ * kmem_client_lease_buf), the pools mapped afresh.  Errors: KMEM_ENOENT
+ * (unknown token, resumed already, its grace period is over, or kmemd
+ * keeps no journal), KMEM_EPERM (the session was another uid's),
+ * KMEM_EINVAL, and those of a connect; the daemon changes nothing then.
+ */
+int kmem_client_resume(const char *path, const char *name,
+		       const struct kmem_connect_opts *opts,
+		       const uint8_t *token, struct kmem_client **out,
+		       char *msg, size_t msglen);
 
 /* kmem_client_disconnect - unmap, close; the session's leases are freed. */
 void kmem_client_disconnect(struct kmem_client *c);
