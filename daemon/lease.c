@@ -650,7 +650,8 @@ static int check_recs(const struct lease_recs *r, const char *what, char *msg,
 	return 0;
 }
 
-int lease_table_check(const struct lease_table *t, char *msg, size_t len)
+int lease_table_check(const struct lease_table *t, size_t out_recs,
+		      size_t out_texts, char *msg, size_t len)
 {
 	size_t texts = 0, named = 0;
 	uint64_t reaping = 0;
@@ -663,9 +664,12 @@ int lease_table_check(const struct lease_table *t, char *msg, size_t len)
 	if (t->cur.used + t->old.used != t->count)
 		BAD("the indexes hold %zu leases, the table counts %zu",
 		    t->cur.used + t->old.used, t->count);
-	if (t->recs.used != t->count || t->texts.used != texts)
+	if (t->recs.used != t->count + out_recs ||
+	    t->texts.used != texts + out_texts)
 		BAD("%zu lease records and %zu texts in use for %zu leases with %zu "
-		    "texts", t->recs.used, t->texts.used, t->count, texts);
+		    "texts (and %zu and %zu held outside the table)",
+		    t->recs.used, t->texts.used, t->count, texts, out_recs,
+		    out_texts);
 	for (size_t i = 0; i < t->nnames; i++)
 		for (const struct lease *l = t->names[i]; l; l = text_of(l)->nnext) {
 			if (!l->name[0] || name_slot(t->nnames, l->name) != i)

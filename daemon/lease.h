@@ -190,9 +190,13 @@ void lease_foreach(const struct lease_table *t,
 /*
  * lease_table_check - the table's invariants: every entry reachable from
  * its home slot, the counts, each record under its own id, the names, the
- * reclaim queue's count, the record chunks' counts.  0, or -1 with what
- * broke first in msg.  O(index size + chunks); for tests and Verify.
+ * reclaim queue's count, the record chunks' counts.  out_recs and
+ * out_texts are records (and their out-of-line texts) the caller holds
+ * outside the table (a durable session's orphans, resume.c).  0, or -1
+ * with what broke first in msg.  O(index size + chunks); for tests and
+ * Verify.
  */
-int lease_table_check(const struct lease_table *t, char *msg, size_t len);
+int lease_table_check(const struct lease_table *t, size_t out_recs,
+		      size_t out_texts, char *msg, size_t len);
 
 #endif

@@ -38,6 +38,7 @@
 #include "dispatch.h"
 #include "kmem/error.h"
 #include "leases.h"
+#include "resume.h"
 #include "server.h"
 #include "verify.h"
 
@@ -235,6 +236,57 @@ static int lease_one(struct lease *l, void *arg)
 	return 0;
 }
 
+/*
+ * The orphaned leases of durable sessions waiting for a resume
+ * (resume.c): not in the lease table and charged to nobody, but they hold
+ * their pages, so each must be allocated in the engine as it says, and
+ * none may overlap another lease.  Their count and bytes are the daemon's.
+ */
+static void check_orphans(struct walk *w)
+{
+	uint64_t n = 0, bytes = 0;
+
+	for (const struct orphan_set *o = w->d->orphans; o; o = o->next) {
+		uint64_t on = 0, ob = 0;
+
+		for (const struct lease *l = o->leases; l; l = l->lnext) {
+			uint64_t sum = 0;
+
+			for (size_t i = 0; i < l->buf.nsegs; i++) {
+				const struct kmem_pool_seg *g =
+					kmem_pool_buf_seg(&l->buf, i);
+
+				sum += g->len;
+				check_seg(w, l, g);
+			}
+			if (sum != l->buf.len)
+				verify_problem(w->v, "orphaned lease %llu: its "
+					       "segments hold %llu bytes, its "
+					       "length is %llu",
+					       (unsigned long long)l->id,
+					       (unsigned long long)sum,
+					       (unsigned long long)l->buf.len);
+			on++;
+			ob += l->buf.len;
+		}
+		if (on != o->n || ob != o->bytes)
+			verify_problem(w->v, "an orphaned session counts %llu "
+				       "lease(s) of %llu bytes, it holds %llu of "
+				       "%llu", (unsigned long long)o->n,
+				       (unsigned long long)o->bytes,
+				       (unsigned long long)on,
+				       (unsigned long long)ob);
+		n += on;
+		bytes += ob;
+	}
+	if (n != w->d->orphan_leases || bytes != w->d->orphan_bytes)
+		verify_problem(w->v, "the daemon counts %llu orphaned lease(s) of "
+			       "%llu bytes, the orphaned sessions hold %llu of %llu",
+			       (unsigned long long)w->d->orphan_leases,
+			       (unsigned long long)w->d->orphan_bytes,
+			       (unsigned long long)n, (unsigned long long)bytes);
+}
+
 static int by_place(const void *x, const void *y)
 {
 	const struct rec *a = x, *b = y;
@@ -429,6 +481,7 @@ static void check_dcaches(struct walk *w)
 static void check_leases(struct verify_run *v, struct kmemd *d)
 {
 	struct walk w = { .d = d, .v = v };
+	size_t out_recs = 0, out_texts = 0;
 	char msg[256];
 
 	for (size_t i = 0; i < d->npools; i++) {
@@ -436,13 +489,20 @@ static void check_leases(struct verify_run *v, struct kmemd *d)
 		if (!w.t[i].uid_bytes)
 			v->nomem = true;
 	}
-	if (lease_table_check(&d->leases, msg, sizeof(msg)))
+	for (const struct orphan_set *o = d->orphans; o; o = o->next)
+		for (const struct lease *l = o->leases; l; l = l->lnext) {
+			out_recs++;
+			out_texts += l->text;
+		}
+	if (lease_table_check(&d->leases, out_recs, out_texts, msg,
+			      sizeof(msg)))
 		verify_problem(v, "the lease table: %s", msg);
 	lease_foreach(&d->leases, lease_one, &w);
 	if (d->leases.count != v->leases)
 		verify_problem(v, "the lease table counts %zu lease(s), it holds "
 			       "%llu", d->leases.count,
 			       (unsigned long long)v->leases);
+	check_orphans(&w);
 	check_overlaps(&w);
 	if (w.n > 1)
 		qsort(w.recs, w.n, sizeof(*w.recs), by_cache);

@@ -347,6 +347,18 @@ static void make_durable(struct held *h)
 
 /* ------------------------------------------------------------ tests */
 
+/* Verify finds nothing wrong, orphans waiting or not. */
+static void expect_consistent(void)
+{
+	struct kmem_verify v;
+
+	assert_int_equal(kmem_client_verify(F.obs, &v), 0);
+	for (size_t i = 0; i < v.nproblems; i++)
+		printf("verify: %s\n", v.problems[i]);
+	assert_int_equal(v.nproblems, 0);
+	kmem_client_verify_release(&v);
+}
+
 static void test_daemon_resume_adopts_leases_after_sigkill(void **state)
 {
 	struct integ_acct initial, before, after;
@@ -379,6 +391,7 @@ static void test_daemon_resume_adopts_leases_after_sigkill(void **state)
 	assert_int_equal(integ_acct(F.obs, 0, &after), 0);
 	assert_int_equal(after.bytes_free, initial.bytes_free - h.bytes);
 	assert_int_equal(after.pool_leases, 0);
+	expect_consistent();
 
 	assert_int_equal(kmem_client_resume(F.d.sock, "integ-resumed", NULL,
 					    h.token, &c, msg, sizeof(msg)), 0);
@@ -403,6 +416,7 @@ static void test_daemon_resume_adopts_leases_after_sigkill(void **state)
 	assert_int_equal(integ_acct(F.obs, 0, &after), 0);
 	assert_int_equal(after.bytes_free, initial.bytes_free - h.bytes);
 	assert_int_equal(after.bytes_leased, h.bytes);
+	expect_consistent();
 	assert_int_equal(after.pool_leases, 3);
 	assert_int_equal(after.leases, 3);
 	/* They are the session's now: freed by it, and by its end. */

@@ -57,7 +57,7 @@ static void check(const struct lease_table *t)
 {
 	char msg[256] = "";
 
-	if (lease_table_check(t, msg, sizeof(msg)))
+	if (lease_table_check(t, 0, 0, msg, sizeof(msg)))
 		fail_msg("lease_table_check: %s", msg);
 }
 
@@ -548,7 +548,7 @@ static void test_lease_ended_holder_hides_its_leases(void **state)
 	{
 		char msg[128];
 
-		assert_int_equal(lease_table_check(&t, msg, sizeof(msg)), -1);
+		assert_int_equal(lease_table_check(&t, 0, 0, msg, sizeof(msg)), -1);
 		assert_non_null(strstr(msg, "reclaim queue"));
 	}
 	lease_table_fini(&t);
