@@ -55,15 +55,7 @@
 
 #include "internal.h"
 
-#define MAG_NCLASS 13
-#define MAG_MAX_SIZE 8192u
-#define MAG_DEPTH_MIN 8u
-#define MAG_DEPTH_MAX 512u
-#define MAG_BYTES_MAX (1u << 20)
-#define MAG_GROW_NS 5000000ull	/* exchanges closer than this: grow */
-#define MAG_NAME_MAX 32		/* the daemon's cache names, NUL included */
-#define MAG_DRAIN_MAX 4096u	/* ids per FreeBatch (the daemon takes 16384) */
-#define MAG_BATCH_STACK 64	/* batch frees up to this need no malloc */
+#include "magazine_impl.h"
 
 /* lib/heap.c's kmem_size_classes.  If the daemon's classes ever differed,
  * nothing breaks: a refill asks for the class size and the LeaseBatch's
@@ -72,147 +64,12 @@ static const uint32_t mag_classes[MAG_NCLASS] = {
 	8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192,
 };
 
-enum { ST_IDLE = 1, ST_OUT, ST_PENDING };
-
-struct slot {
-	uint64_t id;		/* 0: empty (lease ids start at 1) */
-	uint64_t offset, phys;
-	uint16_t mag;		/* index in m->v */
-	uint16_t state;
-	uint32_t pos;		/* IDLE: its index in the magazine's rounds */
-};
-
-struct mag {
-	uint32_t *r;		/* idle objects' slots, the top is r[n - 1] */
-	uint32_t n, cap;
-	uint32_t depth, depth_max;
-	uint64_t taken, given;	/* objects refills brought, drains gave back */
-	char *base;		/* the pool's mapping (once len != 0) */
-	uint32_t pending;	/* batch free in progress */
-	uint32_t pool;		/* Hello pool index (once len != 0) */
-	uint64_t len;		/* object length; 0 before the first refill */
-	uint64_t size;		/* a refill asks for this (size classes) */
-	uint64_t last_ns;	/* last exchange needed */
-	uint64_t refills, drains;
-	bool cache;		/* a named cache (name) or a size class */
-	bool off;		/* the daemon refuses refills: its memory is
-				   being debugged (depth 0 from then on) */
-	char name[MAG_NAME_MAX];
-};
-
-struct kmem_mags {
-	struct mag *v;		/* the size classes, then the caches */
-	size_t nmags, capmags;
-	struct slot *tab;
-	size_t mask, used;	/* buckets - 1, ids in the table */
-	uint8_t cls[MAG_MAX_SIZE / 8 + 1];	/* (size + 7) / 8 -> class */
-};
-
 static uint64_t now_ns(void)
 {
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
-/* ------------------------------------------------------------ id hash */
-
-/*
- * Lease ids are consecutive within a refill and increase over time, so the
- * low bits alone spread them perfectly: each id of a batch lands in its
- * own home bucket and a hit costs one probe.  (A miss, an id that is no
- * magazine's, may walk a run of them; it costs a round trip anyway.)
- */
-static size_t bucket(const struct kmem_mags *m, uint64_t id)
-{
-	return (size_t)(id & m->mask);
-}
-
-static struct slot *slot_find(const struct kmem_mags *m, uint64_t id)
-{
-	for (size_t i = bucket(m, id);; i = (i + 1) & m->mask) {
-		struct slot *e = &m->tab[i];
-
-		if (e->id == id)
-			return id ? e : NULL;
-		if (!e->id)
-			return NULL;
-	}
-}
-
-/* A new IDLE slot (room reserved beforehand by slot_reserve); its index. */
-static uint32_t slot_put(struct kmem_mags *m, uint64_t id, uint64_t offset,
-			 uint64_t phys, uint16_t mag)
-{
-	size_t i = bucket(m, id);
-
-	while (m->tab[i].id)
-		i = (i + 1) & m->mask;
-	m->tab[i] = (struct slot){ id, offset, phys, mag, ST_IDLE, 0 };
-	m->used++;
-	return (uint32_t)i;
-}
-
-/* Put slot e at index i of tab; an IDLE one's round follows it. */
-static void slot_place(struct kmem_mags *m, struct slot *tab, size_t i,
-		       const struct slot *e)
-{
-	tab[i] = *e;
-	if (e->state == ST_IDLE)
-		m->v[e->mag].r[e->pos] = (uint32_t)i;
-}
-
-/* Knuth's Algorithm R: pull later members of the cluster back into the
- * hole, so lookups never need tombstones. */
-static void slot_del(struct kmem_mags *m, struct slot *e)
-{
-	size_t i = (size_t)(e - m->tab), j = i;
-
-	for (;;) {
-		size_t k;
-
-		j = (j + 1) & m->mask;
-		if (!m->tab[j].id)
-			break;
-		k = bucket(m, m->tab[j].id);
-		/* Move j to i unless its home k lies cyclically in (i, j]. */
-		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-			continue;
-		slot_place(m, m->tab, i, &m->tab[j]);
-		i = j;
-	}
-	m->tab[i].id = 0;
-	m->used--;
-}
-
-/* Make room for extra more ids at load <= 1/2.  0 or KMEM_ENOMETA. */
-static int slot_reserve(struct kmem_mags *m, size_t extra)
-{
-	size_t nb = m->mask + 1, want = nb;
-	struct slot *old = m->tab, *tab;
-
-	while ((m->used + extra) * 2 > want)
-		want *= 2;
-	if (want == nb)
-		return 0;
-	tab = calloc(want, sizeof(*tab));
-	if (!tab)
-		return KMEM_ENOMETA;
-	m->tab = tab;
-	m->mask = want - 1;
-	m->used = 0;
-	for (size_t i = 0; i < nb; i++)
-		if (old[i].id) {
-			size_t k = bucket(m, old[i].id);
-
-			while (tab[k].id)
-				k = (k + 1) & m->mask;
-			slot_place(m, tab, k, &old[i]);
-			m->used++;
-		}
-	free(old);
-	return 0;
 }
 
 /* ------------------------------------------------------------ magazines */
@@ -354,7 +211,7 @@ static int drain_once(struct kmem_client *c, size_t gi, uint32_t k)
 		return rc;
 	}
 	for (uint32_t i = 0; i < k; i++)
-		slot_del(m, slot_find(m, ids[i]));
+		kmem__slot_del(m, kmem__slot_find(m, ids[i]));
 	free(ids);
 	memmove(g->r, g->r + k, (g->n - k) * sizeof(*g->r));
 	g->n -= k;
@@ -398,7 +255,7 @@ static int mag_take(struct kmem_client *c, size_t gi, const Kmem__LeaseBatch *lb
 		return kmem__client_fail(c, KMEM_EPROTO, "malformed LeaseBatch");
 	for (uint32_t i = 0; i < k; i++)
 		if (!lb->ids[i] || lb->offsets[i] + lb->length > c->pools[lb->pool_index].size ||
-		    slot_find(m, lb->ids[i]))
+		    kmem__slot_find(m, lb->ids[i]))
 			return kmem__client_fail(c, KMEM_EPROTO, "bad lease in a LeaseBatch");
 	if (fresh) {
 		uint64_t cap = MAG_BYTES_MAX / lb->length;
@@ -411,7 +268,7 @@ static int mag_take(struct kmem_client *c, size_t gi, const Kmem__LeaseBatch *lb
 			g->depth = g->depth_max;
 	}
 	for (uint32_t i = 0; i < k; i++) {
-		uint32_t at = slot_put(m, lb->ids[i], lb->offsets[i], lb->phys[i],
+		uint32_t at = kmem__slot_put(m, lb->ids[i], lb->offsets[i], lb->phys[i],
 				       (uint16_t)gi);
 
 		m->tab[at].pos = g->n;
@@ -435,7 +292,7 @@ static int mag_fetch(struct kmem_client *c, size_t gi, uint32_t k)
 	int rc = mag_room(g, g->n + k);
 
 	if (!rc)
-		rc = slot_reserve(m, k);
+		rc = kmem__slot_reserve(m, k);
 	if (rc)
 		return kmem__client_fail(c, rc, "out of memory");
 	mag_report(c, SIZE_MAX, 0, objs, bytes);
@@ -654,7 +511,7 @@ int kmem__mag_free(struct kmem_client *c, uint64_t id)
 	struct kmem_mags *m = c->mags;
 	struct slot *e;
 
-	if (!m || !(e = slot_find(m, id)))
+	if (!m || !(e = kmem__slot_find(m, id)))
 		return KMEM__MAG_PASS;
 	return free_slot(c, e);
 }
@@ -663,7 +520,7 @@ int kmem__mag_free(struct kmem_client *c, uint64_t id)
 static void unmark(struct kmem_mags *m, const uint64_t *ids, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct slot *e = slot_find(m, ids[i]);
+		struct slot *e = kmem__slot_find(m, ids[i]);
 
 		if (e && e->state == ST_PENDING) {
 			e->state = ST_OUT;
@@ -686,7 +543,7 @@ static int mark(struct kmem_client *c, bool cache, const uint64_t *ids,
 
 	*nrest = 0;
 	for (i = 0; i < n && !rc; i++) {
-		struct slot *e = slot_find(m, ids[i]);
+		struct slot *e = kmem__slot_find(m, ids[i]);
 
 		if (!e)
 			rest[(*nrest)++] = ids[i];
@@ -730,7 +587,7 @@ static int free_rest(struct kmem_client *c, bool cache, uint64_t *ids, size_t n)
 static int free_one(struct kmem_client *c, bool cache, uint64_t id)
 {
 	struct kmem_mags *m = c->mags;
-	struct slot *e = slot_find(m, id);
+	struct slot *e = kmem__slot_find(m, id);
 
 	if (!e)
 		return KMEM__MAG_PASS;
@@ -767,7 +624,7 @@ int kmem__mag_free_ids(struct kmem_client *c, bool cache, const uint64_t *ids,
 		return rc;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct slot *e = slot_find(m, ids[i]);
+		struct slot *e = kmem__slot_find(m, ids[i]);
 
 		if (e && e->state == ST_PENDING) {
 			e->state = ST_OUT;
