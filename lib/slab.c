@@ -26,8 +26,15 @@
  * allocation never read-modify-write the same word; the count in use is
  * likewise two counters, allocs - frees, each written by one side only.
  *
+ * A slab that empties while it heads the partial list stays there
+ * ("parked") while the reserve has room, so a cache whose objects are
+ * freed as soon as they are allocated does not move its one slab between
+ * two lists on every pair; the stats count it as empty, and it moves to
+ * the empty list as soon as another slab comes to head the partial list.
+ *
  * Invariants (kmem_cache_check): a slab with inuse == 0 is on the empty
- * list, 0 < inuse < objperslab on partial, inuse == objperslab on full;
+ * list or is the partial list's (parked) head, 0 < inuse < objperslab on
+ * partial, inuse == objperslab on full;
  * no object is in both bitmaps; inuse + popcount(ready) +
  * popcount(pending) == objperslab; no ready bit below the hint; the
  * page map names the slab for each of its pages; counters equal the sums;
@@ -481,17 +488,51 @@ int kmem_cache_alloc(struct kmem_cache *c, uint64_t *off)
  * the partial list now) takes it without a rescan.  An emptied slab keeps
  * its bits where they are: rescan merges them when it is used again.
  */
+/*
+ * Is the head of the partial list empty ("parked")?  The one slab of a
+ * cache whose objects are all freed as they come keeps its place at the
+ * head of the partial list instead of moving to the empty list and back
+ * on every allocation: only the head may be empty there, and the stats
+ * count it as empty.
+ */
+static bool head_parked(const struct kmem_cache *c)
+{
+	const struct kmem_slab *h = c->heads[c->plist];
+
+	return h && kmem__slab_inuse(h) == 0;
+}
+
+/* Empty slabs, the parked one included. */
+static uint64_t nempty(const struct kmem_cache *c)
+{
+	return c->counts[L_EMPTY] + head_parked(c);
+}
+
+/* The parked head moves to the empty list (another slab is about to head
+ * the partial list), and goes back to the heap beyond the reserve. */
+static void unpark(struct kmem_cache *c)
+{
+	struct kmem_slab *h = c->heads[c->plist];
+
+	if (!head_parked(c))
+		return;
+	list_move(c, h, L_EMPTY);
+	if (c->counts[L_EMPTY] > c->reserve)
+		release(c, h);
+}
+
 static __attribute__((noinline, cold)) void refile(struct kmem_cache *c,
 						   struct kmem_slab *s,
 						   uint64_t idx)
 {
 	if (kmem__slab_inuse(s) == 0) {
 		list_move(c, s, L_EMPTY);
-		if (c->counts[L_EMPTY] > c->reserve)
+		if (nempty(c) > c->reserve)
 			release(c, s);
 	} else {
 		uint32_t w = (uint32_t)(idx / 64);
 
+		unpark(c);
 		kmem__slab_pending(c, s)[w] = 0;
 		s->freemap[w] = 1ull << (idx % 64);
 		s->hint = w;
@@ -506,7 +547,12 @@ static inline void free_obj(struct kmem_cache *c, struct kmem_slab *s,
 
 	kmem__slab_pending(c, s)[idx / 64] |= 1ull << (idx % 64);
 	inuse = s->allocs - ++s->frees;
-	if (__builtin_expect(inuse == 0 || inuse == c->objs - 1, 0))
+	/* Emptied but heading the partial list, with room in the reserve:
+	 * it stays (parked).  A debugging cache's partial list is another,
+	 * so it never parks. */
+	if (__builtin_expect(inuse == 0 || inuse == c->objs - 1, 0) &&
+	    !(inuse == 0 && s == c->heads[L_PARTIAL] &&
+	      c->counts[L_EMPTY] < c->reserve))
 		refile(c, s, idx);
 }
 
@@ -561,6 +607,8 @@ uint64_t kmem_cache_shrink(struct kmem_cache *c)
 {
 	uint64_t n = 0;
 
+	if (head_parked(c))
+		list_move(c, c->heads[c->plist], L_EMPTY);
 	while (c->heads[L_EMPTY]) {
 		release(c, c->heads[L_EMPTY]);
 		n++;
@@ -599,6 +647,8 @@ void kmem__cache_set_debug(struct kmem_cache *c, unsigned debug)
 {
 	unsigned want = debug ? L_DPARTIAL : L_PARTIAL;
 
+	if (head_parked(c))
+		list_move(c, c->heads[c->plist], L_EMPTY);
 	while (c->heads[c->plist] && c->plist != want)
 		list_move(c, c->heads[c->plist], want);
 	c->plist = (uint8_t)want;
@@ -693,11 +743,12 @@ void kmem_cache_stats(const struct kmem_cache *c, struct kmem_cache_stats *st)
 	st->objsize = c->objsize;
 	st->objperslab = c->objs;
 	st->pagesperslab = c->slab_pages;
-	st->active_slabs = c->counts[L_FULL] + c->counts[c->plist];
+	st->active_slabs = c->counts[L_FULL] + c->counts[c->plist] -
+			   head_parked(c);
 	st->num_slabs = slabs;
 	st->full_slabs = c->counts[L_FULL];
-	st->partial_slabs = c->counts[c->plist];
-	st->empty_slabs = c->counts[L_EMPTY];
+	st->partial_slabs = c->counts[c->plist] - head_parked(c);
+	st->empty_slabs = nempty(c);
 	st->meta_bytes = sizeof(*c) +
 			 (slabs + c->nspare) * kmem__slab_desc_bytes(c) +
 			 c->poison_maps * c->nwords * sizeof(uint64_t);
@@ -737,8 +788,9 @@ static int check_slab(const struct kmem_cache *c, const struct kmem_slab *s,
 			if (poison[w] & ~kmem__slab_free_word(c, s, w))
 				return KMEM_ECORRUPT;
 	}
-	if ((l == L_EMPTY) != (inuse == 0) ||
-	    (l == L_FULL) != (inuse == c->objs))
+	/* Only the head of the partial list may be empty there (parked). */
+	if ((l == L_EMPTY || (inuse == 0 && s == c->heads[c->plist])) !=
+	    (inuse == 0) || (l == L_FULL) != (inuse == c->objs))
 		return KMEM_ECORRUPT;
 	for (uint64_t i = 0; i < c->slab_pages; i++)
 		if (c->map[(s->start >> c->page_shift) + i] != s)

@@ -296,6 +296,60 @@ static void test_slab_spare_descriptors(void **state)
 	kmem_heap_destroy(h);
 }
 
+/*
+ * The one slab of a cache whose objects are freed as they come stays at
+ * the head of the partial list when it empties (parked) instead of going
+ * to the empty list and back on every allocation; the stats and the
+ * reserve count it as empty, and it leaves the partial list as soon as
+ * another slab heads it.
+ */
+static void test_slab_parked_head(void **state)
+{
+	struct kmem_heap *h = mkheap(1 * MiB);
+	struct kmem_cache *c = mkcache(h, "parked", 256, 0, 1);
+	struct kmem_cache_stats st;
+	uint64_t o[17], x;
+
+	(void)state;
+	for (int i = 0; i < 1000; i++) {
+		assert_int_equal(kmem_cache_alloc(c, &x), 0);
+		assert_int_equal(kmem_cache_free(c, x), 0);
+	}
+	stats(c, &st);
+	assert_int_equal(st.num_slabs, 1);
+	assert_int_equal(st.empty_slabs, 1);
+	assert_int_equal(st.partial_slabs, 0);
+	assert_int_equal(st.active_slabs, 0);
+	assert_int_equal(st.active_objs, 0);
+	assert_int_equal(kmem_cache_free(c, x), KMEM_EDOUBLEFREE);
+	/* A full slab and a second one; freeing into the full one makes it
+	 * the partial head; emptying it parks it; then the other's free
+	 * takes the head and the parked one goes to the empty list. */
+	for (int i = 0; i < 17; i++)
+		assert_int_equal(kmem_cache_alloc(c, &o[i]), 0);
+	stats(c, &st);
+	assert_int_equal(st.num_slabs, 2);
+	assert_int_equal(st.full_slabs, 1);
+	assert_int_equal(st.partial_slabs, 1);
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(kmem_cache_free(c, o[i]), 0);
+	stats(c, &st);
+	assert_int_equal(st.empty_slabs, 1);
+	assert_int_equal(st.partial_slabs, 1);
+	assert_int_equal(st.active_objs, 1);
+	assert_int_equal(kmem_cache_free(c, o[16]), 0);
+	stats(c, &st);
+	/* The reserve (one empty slab) is full: the second empty slab went
+	 * back to the heap. */
+	assert_int_equal(st.num_slabs, 1);
+	assert_int_equal(st.empty_slabs, 1);
+	assert_int_equal(kmem_cache_shrink(c), 1);
+	stats(c, &st);
+	assert_int_equal(st.num_slabs, 0);
+	assert_int_equal(kmem_cache_destroy(c), 0);
+	kmem_heap_destroy(h);
+}
+
 static void test_slab_create_errors(void **state)
 {
 	struct kmem_heap *h = mkheap(1 * MiB);
@@ -649,6 +703,7 @@ int main(void)
 		cmocka_unit_test(test_slab_free_errors_change_nothing),
 		cmocka_unit_test(test_slab_pending_frees),
 		cmocka_unit_test(test_slab_spare_descriptors),
+		cmocka_unit_test(test_slab_parked_head),
 		cmocka_unit_test(test_slab_create_errors),
 		cmocka_unit_test(test_slab_colour_staggers_slabs),
 		cmocka_unit_test(test_slab_enomem_when_heap_full),
