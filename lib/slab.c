@@ -495,7 +495,7 @@ int kmem_cache_alloc(struct kmem_cache *c, uint64_t *off)
  * on every allocation: only the head may be empty there, and the stats
  * count it as empty.
  */
-static bool head_parked(const struct kmem_cache *c)
+bool kmem__cache_head_parked(const struct kmem_cache *c)
 {
 	const struct kmem_slab *h = c->heads[c->plist];
 
@@ -503,9 +503,9 @@ static bool head_parked(const struct kmem_cache *c)
 }
 
 /* Empty slabs, the parked one included. */
-static uint64_t nempty(const struct kmem_cache *c)
+uint64_t kmem__cache_nempty(const struct kmem_cache *c)
 {
-	return c->counts[L_EMPTY] + head_parked(c);
+	return c->counts[L_EMPTY] + kmem__cache_head_parked(c);
 }
 
 /* The parked head moves to the empty list (another slab is about to head
@@ -514,7 +514,7 @@ static void unpark(struct kmem_cache *c)
 {
 	struct kmem_slab *h = c->heads[c->plist];
 
-	if (!head_parked(c))
+	if (!kmem__cache_head_parked(c))
 		return;
 	list_move(c, h, L_EMPTY);
 	if (c->counts[L_EMPTY] > c->reserve)
@@ -527,7 +527,7 @@ static __attribute__((noinline, cold)) void refile(struct kmem_cache *c,
 {
 	if (kmem__slab_inuse(s) == 0) {
 		list_move(c, s, L_EMPTY);
-		if (nempty(c) > c->reserve)
+		if (kmem__cache_nempty(c) > c->reserve)
 			release(c, s);
 	} else {
 		uint32_t w = (uint32_t)(idx / 64);
@@ -607,7 +607,7 @@ uint64_t kmem_cache_shrink(struct kmem_cache *c)
 {
 	uint64_t n = 0;
 
-	if (head_parked(c))
+	if (kmem__cache_head_parked(c))
 		list_move(c, c->heads[c->plist], L_EMPTY);
 	while (c->heads[L_EMPTY]) {
 		release(c, c->heads[L_EMPTY]);
@@ -629,7 +629,7 @@ void kmem__cache_destroy_all(struct kmem_cache *c)
 
 /* Objects in use: full slabs are full; partial ones say.  Kept out of the
  * hot path (no counter to bump per allocation). */
-static uint64_t active_objs(const struct kmem_cache *c)
+uint64_t kmem__cache_active_objs(const struct kmem_cache *c)
 {
 	const struct kmem_slab *s = c->heads[c->plist];
 	uint64_t n = c->counts[L_FULL] * c->objs;
@@ -647,7 +647,7 @@ void kmem__cache_set_debug(struct kmem_cache *c, unsigned debug)
 {
 	unsigned want = debug ? L_DPARTIAL : L_PARTIAL;
 
-	if (head_parked(c))
+	if (kmem__cache_head_parked(c))
 		list_move(c, c->heads[c->plist], L_EMPTY);
 	while (c->heads[c->plist] && c->plist != want)
 		list_move(c, c->heads[c->plist], want);
@@ -667,7 +667,7 @@ void kmem__cache_set_debug(struct kmem_cache *c, unsigned debug)
 }
 
 /* Slabs on every list. */
-static uint64_t nslabs(const struct kmem_cache *c)
+uint64_t kmem__cache_nslabs(const struct kmem_cache *c)
 {
 	uint64_t n = 0;
 
@@ -678,7 +678,7 @@ static uint64_t nslabs(const struct kmem_cache *c)
 
 int kmem_cache_destroy(struct kmem_cache *c)
 {
-	if (active_objs(c))
+	if (kmem__cache_active_objs(c))
 		return KMEM_EBUSY;
 	kmem__cache_destroy_all(c);
 	return 0;
@@ -714,7 +714,7 @@ int kmem__cache_obj_check(const struct kmem_cache *c, uint64_t off)
 
 uint64_t kmem__cache_slab_bytes(const struct kmem_cache *c)
 {
-	return nslabs(c) * c->slab_bytes;
+	return kmem__cache_nslabs(c) * c->slab_bytes;
 }
 
 const char *kmem_cache_name(const struct kmem_cache *c)
@@ -730,109 +730,4 @@ uint64_t kmem_cache_objsize(const struct kmem_cache *c)
 unsigned kmem_cache_flags(const struct kmem_cache *c)
 {
 	return c->flags;
-}
-
-void kmem_cache_stats(const struct kmem_cache *c, struct kmem_cache_stats *st)
-{
-	uint64_t slabs = nslabs(c);
-
-	memset(st, 0, sizeof(*st));
-	strcpy(st->name, c->name);
-	st->active_objs = active_objs(c);
-	st->num_objs = slabs * c->objs;
-	st->objsize = c->objsize;
-	st->objperslab = c->objs;
-	st->pagesperslab = c->slab_pages;
-	st->active_slabs = c->counts[L_FULL] + c->counts[c->plist] -
-			   head_parked(c);
-	st->num_slabs = slabs;
-	st->full_slabs = c->counts[L_FULL];
-	st->partial_slabs = c->counts[c->plist] - head_parked(c);
-	st->empty_slabs = nempty(c);
-	st->meta_bytes = sizeof(*c) +
-			 (slabs + c->nspare) * kmem__slab_desc_bytes(c) +
-			 c->poison_maps * c->nwords * sizeof(uint64_t);
-	st->flags = c->flags;
-	st->poison_errors = c->poison_errors;
-	st->redzone_errors = c->redzone_errors;
-	st->last_bad = c->last_bad;
-}
-
-static int check_slab(const struct kmem_cache *c, const struct kmem_slab *s,
-		      unsigned l)
-{
-	const uint64_t *poison = *kmem__slab_poison(c, s);
-	const uint64_t *pend = kmem__slab_pending(c, s);
-	uint32_t inuse = kmem__slab_inuse(s);
-	uint64_t nfree = 0;
-
-	if (s->cache != kmem__slab_tag(c) || s->list != l || inuse > c->objs ||
-	    s->hint >= c->nwords)
-		return KMEM_ECORRUPT;
-	for (uint32_t w = 0; w < c->nwords; w++) {
-		if ((w < s->hint && s->freemap[w]) || (s->freemap[w] & pend[w]))
-			return KMEM_ECORRUPT;
-		nfree += (uint64_t)__builtin_popcountll(s->freemap[w]) +
-			 (uint64_t)__builtin_popcountll(pend[w]);
-	}
-	if (c->objs % 64 &&
-	    (kmem__slab_free_word(c, s, c->nwords - 1) >> (c->objs % 64)))
-		return KMEM_ECORRUPT;
-	if (nfree + inuse != c->objs)
-		return KMEM_ECORRUPT;
-	/* Only free objects carry the poison mark. */
-	if (poison) {
-		if (!(c->debug & KMEM_CACHE_POISON))
-			return KMEM_ECORRUPT;
-		for (uint32_t w = 0; w < c->nwords; w++)
-			if (poison[w] & ~kmem__slab_free_word(c, s, w))
-				return KMEM_ECORRUPT;
-	}
-	/* Only the head of the partial list may be empty there (parked). */
-	if ((l == L_EMPTY || (inuse == 0 && s == c->heads[c->plist])) !=
-	    (inuse == 0) || (l == L_FULL) != (inuse == c->objs))
-		return KMEM_ECORRUPT;
-	for (uint64_t i = 0; i < c->slab_pages; i++)
-		if (c->map[(s->start >> c->page_shift) + i] != s)
-			return KMEM_ECORRUPT;
-	if (s->base < s->start + c->rz_left ||
-	    s->base - c->rz_left + (uint64_t)c->objs * c->size >
-	    s->start + c->slab_bytes)
-		return KMEM_ECORRUPT;
-	return 0;
-}
-
-int kmem_cache_check(const struct kmem_cache *c)
-{
-	uint64_t maps = 0;
-
-	/* Partial slabs only on the list that goes with c->debug. */
-	if (c->plist != (c->debug ? L_DPARTIAL : L_PARTIAL) ||
-	    c->counts[c->plist == L_PARTIAL ? L_DPARTIAL : L_PARTIAL])
-		return KMEM_ECORRUPT;
-
-	for (unsigned l = 0; l < L_COUNT; l++) {
-		const struct kmem_slab *s = c->heads[l];
-		uint64_t n = 0;
-
-		if (!s) {
-			if (c->counts[l])
-				return KMEM_ECORRUPT;
-			continue;
-		}
-		do {
-			if (check_slab(c, s, l) || s->link.next->link.prev != s ||
-			    ++n > c->counts[l])
-				return KMEM_ECORRUPT;
-			maps += *kmem__slab_poison(c, s) != NULL;
-			s = s->link.next;
-		} while (s != c->heads[l]);
-		if (n != c->counts[l])
-			return KMEM_ECORRUPT;
-	}
-	for (const struct kmem_slab *s = c->spare; s; s = s->link.next)
-		if (++maps > c->poison_maps + c->nspare)
-			return KMEM_ECORRUPT;
-	return maps == c->poison_maps + c->nspare &&
-	       c->nspare <= KMEM_SLAB_SPARE_DESC ? 0 : KMEM_ECORRUPT;
 }

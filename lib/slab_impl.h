@@ -146,6 +146,16 @@ static inline uint64_t kmem__obj_offset(const struct kmem_cache *c,
 	return c->size_shift >= 0 ? idx << c->size_shift : idx * c->size;
 }
 
+/* ------------------------------------------------ slab.c <-> slab_stats.c */
+
+/* Is the partial list's head empty (parked, slab.c)? */
+bool kmem__cache_head_parked(const struct kmem_cache *c);
+/* Empty slabs, the parked one included. */
+uint64_t kmem__cache_nempty(const struct kmem_cache *c);
+/* Objects in use; slabs on every list. */
+uint64_t kmem__cache_active_objs(const struct kmem_cache *c);
+uint64_t kmem__cache_nslabs(const struct kmem_cache *c);
+
 /* ------------------------------------------------ slab.c <-> slab_debug.c */
 
 /* Debugging: slab_debug.c.  Only called while c->debug is not 0. */
