@@ -644,21 +644,24 @@ int integ_acct(struct kmem_client *c, size_t pool, struct integ_acct *a)
 
 int integ_wait_sessions(struct kmem_client *c, uint64_t n, int timeout_ms)
 {
-	uint64_t end = integ_now_ms() + (uint64_t)timeout_ms, v = 0;
+	uint64_t end = integ_now_ms() + (uint64_t)timeout_ms, v = 0, r = 0;
 
 	for (;;) {
 		json_t *doc = integ_stats(c);
 		int rc = doc ? integ_json_u64(doc, "daemon/sessions", &v) : -1;
 
+		if (!rc)
+			rc = integ_json_u64(doc, "daemon/leases_reclaiming", &r);
 		json_decref(doc);
 		if (rc)
 			return -1;
-		if (v == n)
+		if (v == n && r == 0)
 			return 0;
 		if (integ_now_ms() >= end) {
-			printf("daemon.sessions is %llu, not %llu, after %d ms\n",
+			printf("daemon.sessions is %llu, not %llu, with %llu "
+			       "lease(s) still being reclaimed, after %d ms\n",
 			       (unsigned long long)v, (unsigned long long)n,
-			       timeout_ms);
+			       (unsigned long long)r, timeout_ms);
 			return -1;
 		}
 		integ_sleep_ms(5);

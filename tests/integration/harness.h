@@ -152,8 +152,10 @@ struct integ_acct {
 int integ_acct(struct kmem_client *c, size_t pool, struct integ_acct *a);
 
 /*
- * integ_wait_sessions - poll the stats until daemon.sessions == n (the
- * daemon closes dead connections asynchronously).  0, or -1 after
+ * integ_wait_sessions - poll the stats until daemon.sessions == n and no
+ * lease of an ended session is still being reclaimed (the daemon closes
+ * dead connections asynchronously, and gives a large session's leases
+ * back in slices): the pools' figures are then settled.  0, or -1 after
  * timeout_ms.
  */
 int integ_wait_sessions(struct kmem_client *c, uint64_t n, int timeout_ms);
