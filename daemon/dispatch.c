@@ -762,36 +762,38 @@ static void handle(struct session *s, const Kmem__Request *q)
 	}
 }
 
-static void count_latency(struct kmemd *d, uint64_t ns)
+void dispatch_latency(struct kmemd *d, unsigned n, uint64_t ns)
 {
+	uint64_t each = n ? ns / n : 0;
 	unsigned b = 0;
 
 	/* Buckets: <= 1 us, 2 us, 4 us ... 32 ms, +Inf. */
-	while (b < LAT_BUCKETS && ns > (1000ull << b))
+	while (b < LAT_BUCKETS && each > (1000ull << b))
 		b++;
-	d->ctr.latency[b]++;
+	d->ctr.latency[b] += n;
 	d->ctr.latency_sum_ns += ns;
 }
 
 void dispatch_frame(struct session *s, const uint8_t *payload, size_t len)
 {
-	uint64_t now = 0;
+	struct kmemd *d = s->d;
+	uint64_t t0 = uv_hrtime();
 
-	dispatch_frame_at(s, payload, len, &now);
+	if (dispatch_frame_at(s, payload, len))
+		dispatch_latency(d, 1, uv_hrtime() - t0);
 }
 
-void dispatch_frame_at(struct session *s, const uint8_t *payload, size_t len,
-		       uint64_t *now)
+bool dispatch_frame_at(struct session *s, const uint8_t *payload, size_t len)
 {
 	struct arena *a = arena_of(s->d);
 	Kmem__Request *q = NULL;
-	uint64_t t0 = *now ? *now : uv_hrtime();
+	bool handled = false;
 	enum req_type t;
 
 	if (kmem_frame_unpack_request(payload, len, arena_protobuf(a), &q)) {
 		arena_reset(a);
 		dispatch_protocol_error(s, 0, "the frame does not parse as a Request");
-		return;
+		return false;
 	}
 	t = type_of(q->body_case);
 	if (t == REQ_INVALID)
@@ -807,9 +809,9 @@ void dispatch_frame_at(struct session *s, const uint8_t *payload, size_t len,
 		journal_begin();
 		handle(s, q);
 		journal_commit(s->d);
-		*now = uv_hrtime();
-		count_latency(s->d, *now - t0);
+		handled = true;
 	}
 	/* Not kmem_frame_free_request(): the reset gives it all back. */
 	arena_reset(a);
+	return handled;
 }

@@ -5,6 +5,7 @@
 #define KMEMD_DISPATCH_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kmemd.h"
@@ -29,14 +30,21 @@ struct alloc_args {
 void dispatch_frame(struct session *s, const uint8_t *payload, size_t len);
 
 /*
- * dispatch_frame_at - dispatch_frame for a run of frames handled back to
- * back: *now is the clock at the end of the previous one (0 for the
- * first), taken as this one's start, and comes back as this one's end.
- * One clock read per request instead of two; a request's latency then
- * includes taking its frame out of the read buffer, which is nothing.
+ * dispatch_frame_at - dispatch_frame without the clock: for a run of
+ * frames handled back to back (server.c reads the clock once per loop
+ * turn and gives the turn's time to dispatch_latency).  True when the
+ * frame was a request that was handled (and so counts in the latency
+ * histogram), false for a protocol error.
  */
-void dispatch_frame_at(struct session *s, const uint8_t *payload, size_t len,
-		       uint64_t *now);
+bool dispatch_frame_at(struct session *s, const uint8_t *payload, size_t len);
+
+/*
+ * dispatch_latency - n requests handled back to back took ns together:
+ * each is counted in the bucket of their average, and the sum is exact.
+ * One request per turn (the usual case without pipelining) is timed
+ * exactly; a pipelined run saves a clock read per request.
+ */
+void dispatch_latency(struct kmemd *d, unsigned n, uint64_t ns);
 
 /* dispatch_fini - free the request arena (at shutdown; dispatching again
  * afterwards makes a new one). */

@@ -394,7 +394,8 @@ static void process(struct session *s)
 	const uint8_t *payload;
 	bool held = false;
 	unsigned n = 0;
-	uint64_t now = 0;	/* end of the previous request (dispatch.h) */
+	uint64_t t0 = uv_hrtime();	/* the turn's requests, timed together */
+	unsigned handled = 0;
 	size_t len;
 	int rc;
 
@@ -419,9 +420,11 @@ static void process(struct session *s)
 				"frame longer than the maximum" : "out of memory");
 			break;
 		}
-		dispatch_frame_at(s, payload, len, &now);
+		handled += dispatch_frame_at(s, payload, len);
 		n++;
 	}
+	if (handled)
+		dispatch_latency(s->d, handled, uv_hrtime() - t0);
 	if (!held && s->backlog && !s->closing) {
 		/* Consumed to the end (a partial frame was copied). */
 		backlog_put(s->backlog);
