@@ -479,9 +479,12 @@ int dispatch_try_alloc(struct session *s, struct kmemd_pool *p,
 static int alloc_args(const Kmem__Alloc *m, struct alloc_args *a, char *msg,
 		      size_t msglen)
 {
+	size_t nlen, tlen;
 	int st;
 
-	memset(a, 0, sizeof(*a));
+	/* Field by field, not a memset of the name and tag arrays: this is
+	 * every allocation's path. */
+	a->flags = 0;
 	st = check_common(m->size, m->align, m->flags, &a->flags, msg, msglen);
 	if (st)
 		return st;
@@ -491,7 +494,9 @@ static int alloc_args(const Kmem__Alloc *m, struct alloc_args *a, char *msg,
 			 "mask cover at least one page");
 		return KMEM__STATUS__STATUS_INVALID_ARGUMENT;
 	}
-	if (strlen(m->name) >= LEASE_NAME_MAX || strlen(m->tag) >= LEASE_TAG_MAX) {
+	nlen = strlen(m->name);
+	tlen = strlen(m->tag);
+	if (nlen >= LEASE_NAME_MAX || tlen >= LEASE_TAG_MAX) {
 		snprintf(msg, msglen, "name or tag too long (at most %d and %d bytes)",
 			 LEASE_NAME_MAX - 1, LEASE_TAG_MAX - 1);
 		return KMEM__STATUS__STATUS_INVALID_ARGUMENT;
@@ -512,8 +517,8 @@ static int alloc_args(const Kmem__Alloc *m, struct alloc_args *a, char *msg,
 	a->boundary = m->boundary;
 	a->timeout_ms = m->timeout_ms;
 	a->persist = m->persist;
-	strcpy(a->name, m->name);
-	strcpy(a->tag, m->tag);
+	memcpy(a->name, m->name, nlen + 1);
+	memcpy(a->tag, m->tag, tlen + 1);
 	return 0;
 }
 
