@@ -952,3 +952,101 @@ unsigned long integ_env_ulong(const char *name, unsigned long dflt)
 	x = strtoul(v, &end, 10);
 	return *end ? dflt : x;
 }
+
+/* ------------------------------------------------------------ patterns */
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+uint64_t integ_pattern_word(uint64_t salt, uint64_t index)
+{
+	return mix(salt * 0x9e3779b97f4a7c15ull + index);
+}
+
+void integ_pattern_fill(void *p, uint64_t len, uint64_t salt)
+{
+	uint64_t *w = p;
+
+	for (uint64_t j = 0; j < len / 8; j++)
+		w[j] = integ_pattern_word(salt, j);
+}
+
+uint64_t integ_pattern_check(const void *p, uint64_t len, uint64_t salt)
+{
+	const uint64_t *w = p;
+
+	for (uint64_t j = 0; j < len / 8; j++)
+		if (w[j] != integ_pattern_word(salt, j))
+			return j * 8;
+	return len;
+}
+
+uint64_t integ_salt_of(const char *name)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	while (*name)
+		h = (h ^ (uint8_t)*name++) * 1099511628211ull;
+	return h;
+}
+
+/* ------------------------------------------------------------ sd_notify */
+
+int integ_notify_open(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		printf("notify socket %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int integ_notify_recv(int nfd, char *text, size_t len, int *fd, int timeout_ms)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} cm;
+	struct iovec iov = { .iov_base = text, .iov_len = len - 1 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cm.buf, .msg_controllen = sizeof(cm.buf),
+	};
+	struct pollfd p = { .fd = nfd, .events = POLLIN };
+	ssize_t n;
+
+	*fd = -1;
+	if (poll(&p, 1, timeout_ms) != 1)
+		return -1;
+	n = recvmsg(nfd, &mh, MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -1;
+	text[n] = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int got;
+
+			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (*fd < 0)
+				*fd = got;
+			else
+				close(got);	/* the daemon sends one per message */
+		}
+	}
+	return 0;
+}

@@ -250,4 +250,30 @@ uint64_t integ_now_ms(void);
 /* Sleep ms milliseconds. */
 void integ_sleep_ms(unsigned ms);
 
+/* ------------------------------------------------------------ patterns */
+
+/*
+ * Buffer contents a test can check after a restart: every 8-byte word is a
+ * function of a salt and its index.  integ_pattern_check returns the offset
+ * of the first word that differs, or len when all are intact.
+ * integ_salt_of turns a buffer's name into a salt (FNV-1a).
+ */
+uint64_t integ_pattern_word(uint64_t salt, uint64_t index);
+void integ_pattern_fill(void *p, uint64_t len, uint64_t salt);
+uint64_t integ_pattern_check(const void *p, uint64_t len, uint64_t salt);
+uint64_t integ_salt_of(const char *name);
+
+/* ------------------------------------------------------------ sd_notify */
+
+/*
+ * systemd emulated for the daemon's notifications: integ_notify_open binds
+ * a datagram socket at path (to pass as NOTIFY_SOCKET): the fd, or -1 with
+ * the reason printed.  integ_notify_recv takes one datagram into text
+ * (NUL-terminated, at most len - 1 bytes) and the first fd it carried
+ * into *fd (-1 if none; any others are closed): 0, or -1 when nothing came
+ * within timeout_ms.
+ */
+int integ_notify_open(const char *path);
+int integ_notify_recv(int nfd, char *text, size_t len, int *fd, int timeout_ms);
+
 #endif

@@ -77,85 +77,7 @@ struct nb {
 	struct kmem_seg segs[8];
 };
 
-/* ------------------------------------------------------------ patterns */
-
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
-static uint64_t salt_of(const char *name)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	while (*name)
-		h = (h ^ (uint8_t)*name++) * 1099511628211ull;
-	return h;
-}
-
-static void fill_pattern(void *p, uint64_t len, uint64_t salt)
-{
-	uint64_t *w = p;
-
-	for (uint64_t j = 0; j < len / 8; j++)
-		w[j] = mix(salt * 0x9e3779b97f4a7c15ull + j);
-}
-
-/* Offset of the first word that is not the pattern, or len. */
-static uint64_t check_pattern(const void *p, uint64_t len, uint64_t salt)
-{
-	const uint64_t *w = p;
-
-	for (uint64_t j = 0; j < len / 8; j++)
-		if (w[j] != mix(salt * 0x9e3779b97f4a7c15ull + j))
-			return j * 8;
-	return len;
-}
-
 /* ------------------------------------------------------------ systemd */
-
-/* One datagram from the daemon, with the fd it carried; -1 on timeout. */
-static int recv_note(char *text, size_t len, int *fd, int timeout_ms)
-{
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-	} cm;
-	struct iovec iov = { .iov_base = text, .iov_len = len - 1 };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cm.buf, .msg_controllen = sizeof(cm.buf),
-	};
-	struct pollfd p = { .fd = F.nfd, .events = POLLIN };
-	ssize_t n;
-
-	*fd = -1;
-	if (poll(&p, 1, timeout_ms) != 1)
-		return -1;
-	n = recvmsg(F.nfd, &mh, MSG_CMSG_CLOEXEC);
-	if (n < 0)
-		return -1;
-	text[n] = 0;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			int got;
-
-			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (*fd < 0)
-				*fd = got;
-			else
-				close(got);	/* we send one fd per message */
-		}
-	}
-	return 0;
-}
 
 static void notes_close(struct notes *ns)
 {
@@ -175,7 +97,7 @@ static void read_until_ready(struct notes *ns)
 		char text[sizeof(ns->text[0])];
 		int fd;
 
-		if (recv_note(text, sizeof(text), &fd, 100))
+		if (integ_notify_recv(F.nfd, text, sizeof(text), &fd, 100))
 			continue;
 		assert_true(ns->n < NOTES_MAX);
 		snprintf(ns->text[ns->n], sizeof(ns->text[0]), "%s", text);
@@ -211,7 +133,6 @@ static int note_fd(struct notes *ns, const char *text)
 
 static int group_setup(void **state)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	unsigned mib;
 
 	(void)state;
@@ -224,12 +145,9 @@ static int group_setup(void **state)
 	snprintf(F.notify, sizeof(F.notify), "%s/notify.sock", F.dir);
 	snprintf(F.env_notify, sizeof(F.env_notify), "NOTIFY_SOCKET=%s", F.notify);
 	snprintf(F.state, sizeof(F.state), "%s/state", F.dir);
-	F.nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", F.notify);
-	if (F.nfd < 0 || bind(F.nfd, (struct sockaddr *)&sa, sizeof(sa))) {
-		printf("notify socket %s: %s\n", F.notify, strerror(errno));
+	F.nfd = integ_notify_open(F.notify);
+	if (F.nfd < 0)
 		return -1;
-	}
 	mib = integ_pool_mib(16);
 	if (mib < 16) {
 		snprintf(F.why, sizeof(F.why), "a 16 MiB pool does not fit "
@@ -309,7 +227,7 @@ static int fresh(void **state)
 
 	(void)state;
 	stop_all();
-	while (recv_note(text, sizeof(text), &fd, 0) == 0)
+	while (integ_notify_recv(F.nfd, text, sizeof(text), &fd, 0) == 0)
 		if (fd >= 0)
 			close(fd);
 	snprintf(path, sizeof(path), "%s/journal", F.state);
@@ -432,7 +350,7 @@ static void create_named(struct kmem_client *c, struct nb *n)
 		n->segs[0] = (struct kmem_seg){ b.offset, b.len, b.phys };
 	else
 		memcpy(n->segs, b.segs, b.nsegs * sizeof(*n->segs));
-	fill_pattern(b.ptr, b.len, salt_of(n->name));
+	integ_pattern_fill(b.ptr, b.len, integ_salt_of(n->name));
 	n->b = b;
 	n->b.ptr = NULL;
 	n->b.segs = NULL;
@@ -457,7 +375,7 @@ static void lookup_intact(struct kmem_client *c, const struct nb *n,
 		assert_int_equal(out->segs[i].offset, n->segs[i].offset);
 		assert_int_equal(out->segs[i].len, n->segs[i].len);
 	}
-	bad = check_pattern(out->ptr, out->len, salt_of(n->name));
+	bad = integ_pattern_check(out->ptr, out->len, integ_salt_of(n->name));
 	if (bad != out->len)
 		fail_msg("%s: byte %llu of %llu is not what its owner wrote",
 			 n->name, (unsigned long long)bad,
@@ -496,7 +414,7 @@ static void fill_rest_and_check(struct kmem_client *c, const struct nb *kept,
 
 		while (n < MAX_FILL &&
 		       (rc = kmem_client_alloc(c, sizes[s], NULL, &fill[n])) == 0) {
-			fill_pattern(fill[n].ptr, fill[n].len, 0xf111 + n);
+			integ_pattern_fill(fill[n].ptr, fill[n].len, 0xf111 + n);
 			n++;
 		}
 		assert_true(n < MAX_FILL);
@@ -513,12 +431,12 @@ static void fill_rest_and_check(struct kmem_client *c, const struct nb *kept,
 						 (unsigned long long)fill[i].len,
 						 kept[k].name);
 	for (size_t k = 0; k < nkept; k++) {
-		assert_int_equal(check_pattern(views[k].ptr, views[k].len,
-					       salt_of(kept[k].name)), views[k].len);
+		assert_int_equal(integ_pattern_check(views[k].ptr, views[k].len,
+					       integ_salt_of(kept[k].name)), views[k].len);
 		assert_int_equal(kmem_client_detach(c, &views[k]), 0);
 	}
 	for (size_t i = 0; i < n; i++) {
-		assert_int_equal(check_pattern(fill[i].ptr, fill[i].len, 0xf111 + i),
+		assert_int_equal(integ_pattern_check(fill[i].ptr, fill[i].len, 0xf111 + i),
 				 fill[i].len);
 		assert_int_equal(kmem_client_free(c, &fill[i]), 0);
 	}
@@ -529,7 +447,7 @@ static void fill_rest_and_check(struct kmem_client *c, const struct nb *kept,
 static void kept_holds(int fd, const struct nb *n)
 {
 	uint8_t *p = mmap(NULL, F.bytes, PROT_READ, MAP_SHARED, fd, 0);
-	uint64_t word = 0, salt = salt_of(n->name);
+	uint64_t word = 0, salt = integ_salt_of(n->name);
 
 	assert_true(p != MAP_FAILED);
 	for (size_t g = 0; g < n->b.nsegs; g++) {
@@ -539,8 +457,7 @@ static void kept_holds(int fd, const struct nb *n)
 			uint64_t w;
 
 			memcpy(&w, p + sg->offset + j * 8, 8);
-			assert_int_equal(w, mix(salt * 0x9e3779b97f4a7c15ull +
-						word + j));
+			assert_int_equal(w, integ_pattern_word(salt, word + j));
 		}
 		word += sg->len / 8;
 	}
@@ -617,7 +534,7 @@ static void test_daemon_fdstore_memfd_pool_survives_sigkill(void **state)
 	assert_int_equal(before.pool_leases, 3);
 	/* A session lease dies with the daemon: its memory comes back. */
 	assert_int_equal(kmem_client_alloc(c, 1 * MIB, NULL, &sess), 0);
-	fill_pattern(sess.ptr, sess.len, 7);
+	integ_pattern_fill(sess.ptr, sess.len, 7);
 
 	crash();
 	/* systemd passes back the socket, the pool's memfd and one of a

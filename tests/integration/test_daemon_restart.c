@@ -75,47 +75,6 @@ struct nb {
 	struct kmem_seg segs[8];
 };
 
-/* ------------------------------------------------------------ patterns */
-
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
-/* Every 8-byte word of a buffer is a function of its salt and index. */
-static void fill_pattern(void *p, uint64_t len, uint64_t salt)
-{
-	uint64_t *w = p;
-
-	for (uint64_t j = 0; j < len / 8; j++)
-		w[j] = mix(salt * 0x9e3779b97f4a7c15ull + j);
-}
-
-/* Offset of the first word that is not the pattern, or len. */
-static uint64_t check_pattern(const void *p, uint64_t len, uint64_t salt)
-{
-	const uint64_t *w = p;
-
-	for (uint64_t j = 0; j < len / 8; j++)
-		if (w[j] != mix(salt * 0x9e3779b97f4a7c15ull + j))
-			return j * 8;
-	return len;
-}
-
-static uint64_t salt_of(const char *name)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	while (*name)
-		h = (h ^ (uint8_t)*name++) * 1099511628211ull;
-	return h;
-}
-
 /* ------------------------------------------------------------ fixture */
 
 static void make_path(char *buf, size_t len, const char *a, const char *b)
@@ -344,7 +303,7 @@ static void create_named(struct kmem_client *c, struct nb *n)
 		n->segs[0] = (struct kmem_seg){ b.offset, b.len, b.phys };
 	else
 		memcpy(n->segs, b.segs, b.nsegs * sizeof(*n->segs));
-	fill_pattern(b.ptr, b.len, salt_of(n->name));
+	integ_pattern_fill(b.ptr, b.len, integ_salt_of(n->name));
 	n->b = b;
 	n->b.ptr = NULL;
 	n->b.segs = NULL;
@@ -372,7 +331,7 @@ static void lookup_intact(struct kmem_client *c, const struct nb *n,
 		assert_int_equal(out->segs[i].offset, n->segs[i].offset);
 		assert_int_equal(out->segs[i].len, n->segs[i].len);
 	}
-	bad = check_pattern(out->ptr, out->len, salt_of(n->name));
+	bad = integ_pattern_check(out->ptr, out->len, integ_salt_of(n->name));
 	if (bad != out->len)
 		fail_msg("%s: byte %llu of %llu is not what its owner wrote",
 			 n->name, (unsigned long long)bad,
@@ -415,7 +374,7 @@ static void fill_rest_and_check(struct kmem_client *c, const struct nb *kept,
 
 		while (n < MAX_FILL &&
 		       (rc = kmem_client_alloc(c, sizes[s], NULL, &fill[n])) == 0) {
-			fill_pattern(fill[n].ptr, fill[n].len, 0xf111 + n);
+			integ_pattern_fill(fill[n].ptr, fill[n].len, 0xf111 + n);
 			n++;
 		}
 		assert_true(n < MAX_FILL);
@@ -438,12 +397,12 @@ static void fill_rest_and_check(struct kmem_client *c, const struct nb *kept,
 						 (unsigned long long)kept[k].segs[g].len);
 	}
 	for (size_t k = 0; k < nkept; k++) {
-		assert_int_equal(check_pattern(views[k].ptr, views[k].len,
-					       salt_of(kept[k].name)), views[k].len);
+		assert_int_equal(integ_pattern_check(views[k].ptr, views[k].len,
+					       integ_salt_of(kept[k].name)), views[k].len);
 		assert_int_equal(kmem_client_detach(c, &views[k]), 0);
 	}
 	for (size_t i = 0; i < n; i++) {
-		assert_int_equal(check_pattern(fill[i].ptr, fill[i].len, 0xf111 + i),
+		assert_int_equal(integ_pattern_check(fill[i].ptr, fill[i].len, 0xf111 + i),
 				 fill[i].len);
 		assert_int_equal(kmem_client_free(c, &fill[i]), 0);
 	}
@@ -537,7 +496,7 @@ static void test_daemon_restart_sigkill_keeps_named_buffers(void **state)
 	assert_int_equal(before.named, 3);
 	/* A session lease dies with the daemon: its memory comes back. */
 	assert_int_equal(kmem_client_alloc(c, 1 * MIB, NULL, &sess), 0);
-	fill_pattern(sess.ptr, sess.len, 7);
+	integ_pattern_fill(sess.ptr, sess.len, 7);
 
 	crash();
 	put_client(c);
@@ -878,7 +837,7 @@ static void test_daemon_restart_memfd_pool_drops_named_buffers(void **state)
 	for (int i = 0; i < 2; i++) {
 		o.name = names[i];
 		assert_int_equal(kmem_client_alloc(c, 64 * KIB << i, &o, &b[i]), 0);
-		fill_pattern(b[i].ptr, b[i].len, (uint64_t)i);
+		integ_pattern_fill(b[i].ptr, b[i].len, (uint64_t)i);
 	}
 	crash();
 	put_client(c);

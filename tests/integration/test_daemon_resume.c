@@ -53,74 +53,7 @@ static struct {
 	struct kmem_client *clients[8];
 } F = { .nfd = -1, .stored = -1 };
 
-/* ------------------------------------------------------------ patterns */
-
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	return x;
-}
-
-static void fill_pattern(void *p, uint64_t len, uint64_t salt)
-{
-	uint64_t *w = p;
-
-	for (uint64_t i = 0; i < len / 8; i++)
-		w[i] = mix(i ^ (salt << 40));
-}
-
-/* The first word that differs, or len / 8 when all are intact. */
-static uint64_t check_pattern(const void *p, uint64_t len, uint64_t salt)
-{
-	const uint64_t *w = p;
-
-	for (uint64_t i = 0; i < len / 8; i++)
-		if (w[i] != mix(i ^ (salt << 40)))
-			return i;
-	return len / 8;
-}
-
 /* ------------------------------------------------------------ systemd */
-
-/* One datagram from the daemon, with the fd it carried; -1 on timeout. */
-static int recv_note(char *text, size_t len, int *fd, int timeout_ms)
-{
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-	} cm;
-	struct iovec iov = { .iov_base = text, .iov_len = len - 1 };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cm.buf, .msg_controllen = sizeof(cm.buf),
-	};
-	struct pollfd p = { .fd = F.nfd, .events = POLLIN };
-	ssize_t n;
-
-	*fd = -1;
-	if (poll(&p, 1, timeout_ms) != 1)
-		return -1;
-	n = recvmsg(F.nfd, &mh, MSG_CMSG_CLOEXEC);
-	if (n < 0)
-		return -1;
-	text[n] = 0;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			int got;
-
-			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (*fd < 0)
-				*fd = got;
-			else
-				close(got);
-		}
-	}
-	return 0;
-}
 
 /* Read until READY=1, keeping the pool's memfd (FDSTORE=1) the first
  * time: the later ones are the same file. */
@@ -132,7 +65,7 @@ static void read_until_ready(void)
 		char text[160];
 		int fd;
 
-		if (recv_note(text, sizeof(text), &fd, 100))
+		if (integ_notify_recv(F.nfd, text, sizeof(text), &fd, 100))
 			continue;
 		if (fd >= 0 && F.stored < 0 &&
 		    !strcmp(text, "FDSTORE=1\nFDNAME=pool-m"))
@@ -150,7 +83,6 @@ static void read_until_ready(void)
 
 static int group_setup(void **state)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
 	(void)state;
 	strcpy(F.dir, "/tmp/kmemd-resume-XXXXXX");
@@ -162,12 +94,9 @@ static int group_setup(void **state)
 	snprintf(F.notify, sizeof(F.notify), "%s/notify.sock", F.dir);
 	snprintf(F.env_notify, sizeof(F.env_notify), "NOTIFY_SOCKET=%s", F.notify);
 	snprintf(F.state, sizeof(F.state), "%s/state", F.dir);
-	F.nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", F.notify);
-	if (F.nfd < 0 || bind(F.nfd, (struct sockaddr *)&sa, sizeof(sa))) {
-		printf("notify socket %s: %s\n", F.notify, strerror(errno));
+	F.nfd = integ_notify_open(F.notify);
+	if (F.nfd < 0)
 		return -1;
-	}
 	if (integ_pool_mib(8) < 8) {
 		snprintf(F.why, sizeof(F.why), "an 8 MiB pool does not fit "
 			 "RLIMIT_MEMLOCK");
@@ -221,7 +150,7 @@ static int fresh(void **state)
 
 	(void)state;
 	stop_all();
-	while (recv_note(text, sizeof(text), &fd, 0) == 0)
+	while (integ_notify_recv(F.nfd, text, sizeof(text), &fd, 0) == 0)
 		if (fd >= 0)
 			close(fd);
 	snprintf(path, sizeof(path), "%s/journal", F.state);
@@ -336,7 +265,7 @@ static void make_durable(struct held *h)
 	h->bytes = 0;
 	for (int i = 0; i < NBUF; i++) {
 		assert_int_equal(kmem_client_alloc(c, size[i], NULL, &h->b[i]), 0);
-		fill_pattern(h->b[i].ptr, h->b[i].len, (uint64_t)i + 1);
+		integ_pattern_fill(h->b[i].ptr, h->b[i].len, (uint64_t)i + 1);
 		if (i != 1)
 			h->bytes += h->b[i].len;
 	}
@@ -409,8 +338,8 @@ static void test_daemon_resume_adopts_leases_after_sigkill(void **state)
 		assert_int_equal(b.id, h.b[i].id);
 		assert_int_equal(b.offset, h.b[i].offset);
 		assert_int_equal(b.len, h.b[i].len);
-		assert_int_equal(check_pattern(b.ptr, b.len, (uint64_t)i + 1),
-				 b.len / 8);
+		assert_int_equal(integ_pattern_check(b.ptr, b.len, (uint64_t)i + 1),
+				 b.len);
 	}
 	assert_int_equal(daemon_u64("daemon/orphaned_leases"), 0);
 	assert_int_equal(integ_acct(F.obs, 0, &after), 0);
@@ -507,8 +436,8 @@ static void test_daemon_resume_after_clean_stop(void **state)
 			continue;
 		assert_int_equal(kmem_client_lease_buf(c, h.b[i].id, &b), 0);
 		assert_int_equal(b.offset, h.b[i].offset);
-		assert_int_equal(check_pattern(b.ptr, b.len, (uint64_t)i + 1),
-				 b.len / 8);
+		assert_int_equal(integ_pattern_check(b.ptr, b.len, (uint64_t)i + 1),
+				 b.len);
 	}
 }
 
