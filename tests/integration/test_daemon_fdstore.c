@@ -38,11 +38,11 @@
 
 #include "testutil.h"
 #include "harness.h"
+#include "named.h"
 
 #define KIB 1024ull
 #define MIB (1024ull * 1024ull)
 #define NOTES_MAX 32
-#define MAX_FILL 1200
 
 /* What the daemon told "systemd", in order. */
 struct notes {
@@ -69,14 +69,6 @@ static struct {
 } F = { .nfd = -1, .held = { -1, -1, -1, -1 } };
 
 /* A named buffer a test creates and expects back. */
-struct nb {
-	const char *name;
-	uint64_t size;
-	unsigned flags;
-	struct kmem_buf b;	/* as allocated (segments copied out) */
-	struct kmem_seg segs[8];
-};
-
 /* ------------------------------------------------------------ systemd */
 
 static void notes_close(struct notes *ns)
@@ -331,120 +323,14 @@ static bool log_has(const char *fmt, ...)
 
 /* ------------------------------------------------------------ buffers */
 
-/* Allocate n, write its pattern, keep its figures (the mapping goes). */
-static void create_named(struct kmem_client *c, struct nb *n)
-{
-	struct kmem_alloc_opts o = KMEM_ALLOC_OPTS_INIT;
-	struct kmem_buf b;
-	int rc;
 
-	o.name = n->name;
-	o.persist = true;
-	o.flags = n->flags;
-	rc = kmem_client_alloc(c, n->size, &o, &b);
-	if (rc)
-		fail_msg("alloc %s: %s: %s", n->name, kmem_errname(rc),
-			 kmem_client_error(c));
-	assert_true(b.nsegs <= 8);
-	if (b.nsegs == 1)
-		n->segs[0] = (struct kmem_seg){ b.offset, b.len, b.phys };
-	else
-		memcpy(n->segs, b.segs, b.nsegs * sizeof(*n->segs));
-	integ_pattern_fill(b.ptr, b.len, integ_salt_of(n->name));
-	n->b = b;
-	n->b.ptr = NULL;
-	n->b.segs = NULL;
-	kmem_client_buf_release(c, &b);
-}
 
-/* The same id, length, segments and bytes; the attachment stays (out). */
-static void lookup_intact(struct kmem_client *c, const struct nb *n,
-			  struct kmem_buf *out)
-{
-	uint64_t bad;
-	int rc = kmem_client_lookup(c, n->name, out);
 
-	if (rc)
-		fail_msg("lookup %s: %s: %s", n->name, kmem_errname(rc),
-			 kmem_client_error(c));
-	assert_int_equal(out->id, n->b.id);
-	assert_int_equal(out->len, n->b.len);
-	assert_int_equal(out->offset, n->b.offset);
-	assert_int_equal(out->nsegs, n->b.nsegs);
-	for (size_t i = 0; i < n->b.nsegs && n->b.nsegs > 1; i++) {
-		assert_int_equal(out->segs[i].offset, n->segs[i].offset);
-		assert_int_equal(out->segs[i].len, n->segs[i].len);
-	}
-	bad = integ_pattern_check(out->ptr, out->len, integ_salt_of(n->name));
-	if (bad != out->len)
-		fail_msg("%s: byte %llu of %llu is not what its owner wrote",
-			 n->name, (unsigned long long)bad,
-			 (unsigned long long)out->len);
-}
 
-static void assert_gone(struct kmem_client *c, const char *name)
-{
-	struct kmem_buf b;
-
-	assert_int_equal(kmem_client_lookup(c, name, &b), KMEM_ENOENT);
-}
-
-static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
-{
-	return a < b + blen && b < a + alen;
-}
-
-/*
- * Allocate everything the pool has left and check that none of it
- * overlaps a restored buffer, and that writing all of it leaves the
- * restored buffers' bytes alone.  Then give it back.
- */
-static void fill_rest_and_check(struct kmem_client *c, const struct nb *kept,
-				size_t nkept)
-{
-	static const uint64_t sizes[] = { 2 * MIB, 64 * KIB, 16 * KIB };
-	static struct kmem_buf fill[MAX_FILL];
-	struct kmem_buf views[8];
-	size_t n = 0;
-
-	for (size_t k = 0; k < nkept; k++)
-		lookup_intact(c, &kept[k], &views[k]);
-	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		int rc;
-
-		while (n < MAX_FILL &&
-		       (rc = kmem_client_alloc(c, sizes[s], NULL, &fill[n])) == 0) {
-			integ_pattern_fill(fill[n].ptr, fill[n].len, 0xf111 + n);
-			n++;
-		}
-		assert_true(n < MAX_FILL);
-		assert_int_equal(rc, KMEM_ENOMEM);
-	}
-	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; k < nkept; k++)
-			for (size_t g = 0; g < kept[k].b.nsegs; g++)
-				if (overlaps(fill[i].offset, fill[i].len,
-					     kept[k].segs[g].offset, kept[k].segs[g].len))
-					fail_msg("new buffer [%llu, +%llu) overlaps "
-						 "restored '%s'",
-						 (unsigned long long)fill[i].offset,
-						 (unsigned long long)fill[i].len,
-						 kept[k].name);
-	for (size_t k = 0; k < nkept; k++) {
-		assert_int_equal(integ_pattern_check(views[k].ptr, views[k].len,
-					       integ_salt_of(kept[k].name)), views[k].len);
-		assert_int_equal(kmem_client_detach(c, &views[k]), 0);
-	}
-	for (size_t i = 0; i < n; i++) {
-		assert_int_equal(integ_pattern_check(fill[i].ptr, fill[i].len, 0xf111 + i),
-				 fill[i].len);
-		assert_int_equal(kmem_client_free(c, &fill[i]), 0);
-	}
-}
 
 /* Read the kept memfd directly: n's bytes are there (it is the pool).  A
  * scatter buffer's pattern runs on from one segment to the next. */
-static void kept_holds(int fd, const struct nb *n)
+static void kept_holds(int fd, const struct integ_nb *n)
 {
 	uint8_t *p = mmap(NULL, F.bytes, PROT_READ, MAP_SHARED, fd, 0);
 	uint64_t word = 0, salt = integ_salt_of(n->name);
@@ -494,13 +380,13 @@ static bool same_file(int a, int b)
 
 static void test_daemon_fdstore_memfd_pool_survives_sigkill(void **state)
 {
-	struct nb nb[4] = {
+	struct integ_nb nb[4] = {
 		{ "fs-4k", 4 * KIB, 0, { 0 }, { { 0 } } },
 		{ "fs-1m", 1 * MIB, 0, { 0 }, { { 0 } } },
 		{ "fs-2m", 2 * MIB, 0, { 0 }, { { 0 } } },
 		{ "fs-6m", 6 * MIB, KMEM_SCATTER, { 0 }, { { 0 } } },
 	};
-	struct nb kept[3];
+	struct integ_nb kept[3];
 	struct integ_acct before, after;
 	struct kmem_client *c;
 	struct kmem_buf sess, v;
@@ -521,7 +407,7 @@ static void test_daemon_fdstore_memfd_pool_survives_sigkill(void **state)
 
 	c = connect_as("integ-maker");
 	for (int i = 0; i < 4; i++)
-		create_named(c, &nb[i]);
+		integ_nb_create(c, &nb[i]);
 	assert_int_equal(kmem_client_free_id(c, nb[1].b.id), 0);
 	kept[0] = nb[0];
 	kept[1] = nb[2];
@@ -567,11 +453,11 @@ static void test_daemon_fdstore_memfd_pool_survives_sigkill(void **state)
 	assert_int_equal(after.sessions, 1);
 	c = connect_as("integ-heir");
 	for (int k = 0; k < 3; k++) {
-		lookup_intact(c, &kept[k], &v);
+		integ_nb_lookup_intact(c, &kept[k], &v);
 		assert_int_equal(kmem_client_detach(c, &v), 0);
 	}
-	assert_gone(c, "fs-1m");
-	fill_rest_and_check(c, kept, 3);
+	integ_nb_assert_gone(c, "fs-1m");
+	integ_nb_fill_rest_and_check(c, F.obs, kept, 3);
 	take_acct(&after);
 	assert_int_equal(after.bytes_free, before.bytes_free);
 	assert_int_equal(after.named, 3);
@@ -597,7 +483,7 @@ static void test_daemon_fdstore_memfd_pool_survives_sigkill(void **state)
  */
 static void refused(int wrong, const char *why_fmt)
 {
-	struct nb n = { "wr-a", 64 * KIB, 0, { 0 }, { { 0 } } };
+	struct integ_nb n = { "wr-a", 64 * KIB, 0, { 0 }, { { 0 } } };
 	const char *names[1] = { "pool-m" };
 	struct integ_acct a;
 	struct kmem_client *c;
@@ -607,7 +493,7 @@ static void refused(int wrong, const char *why_fmt)
 	start(NULL, NULL, 0, false);
 	notes_close(&F.ns);	/* the store's copy is let go: pages back */
 	c = connect_as("integ-maker");
-	create_named(c, &n);
+	integ_nb_create(c, &n);
 	crash();
 
 	start(&wrong, names, 1, false);
@@ -635,7 +521,7 @@ static void refused(int wrong, const char *why_fmt)
 	assert_int_equal(a.leases, 0);
 	assert_int_equal(a.named, 0);
 	c = connect_as("integ-heir");
-	assert_gone(c, "wr-a");
+	integ_nb_assert_gone(c, "wr-a");
 	put_client(c);
 }
 

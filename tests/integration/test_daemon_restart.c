@@ -37,6 +37,7 @@
 
 #include "testutil.h"
 #include "harness.h"
+#include "named.h"
 
 #define POOL_MIB 16
 #define POOL_BYTES ((uint64_t)POOL_MIB << 20)
@@ -44,7 +45,6 @@
 #define MIB (1024ull * 1024ull)
 #define REC_HDR 16
 #define MAX_RECS 16
-#define MAX_FILL 1200
 #define REC_IDS 3
 #define IDS_BYTES (REC_HDR + 8)	/* an id mark record */
 #define ID_CHUNK 65536ull
@@ -67,14 +67,6 @@ static struct {
 } F;
 
 /* A named buffer a test creates and expects back. */
-struct nb {
-	const char *name;
-	uint64_t size;
-	unsigned flags;
-	struct kmem_buf b;	/* as allocated (segments copied out) */
-	struct kmem_seg segs[8];
-};
-
 /* ------------------------------------------------------------ fixture */
 
 static void make_path(char *buf, size_t len, const char *a, const char *b)
@@ -278,155 +270,30 @@ static void assert_acct_equal_but_sessions(const struct integ_acct *a,
 
 /* ------------------------------------------------------------ buffers */
 
-/*
- * Allocate n and write its pattern.  n->b keeps the lease's figures and
- * n->segs its pieces; the mapping is let go (a scatter buffer's own
- * mapping would pin the pool file's pages past the test).
- */
-static void create_named(struct kmem_client *c, struct nb *n)
-{
-	struct kmem_alloc_opts o = KMEM_ALLOC_OPTS_INIT;
-	struct kmem_buf b;
-	int rc;
 
-	o.name = n->name;
-	o.persist = true;
-	o.flags = n->flags;
-	rc = kmem_client_alloc(c, n->size, &o, &b);
-	if (rc)
-		fail_msg("alloc %s (%llu bytes): %s: %s", n->name,
-			 (unsigned long long)n->size, kmem_errname(rc),
-			 kmem_client_error(c));
-	assert_true(b.len >= n->size);
-	assert_true(b.nsegs <= 8);
-	if (b.nsegs == 1)
-		n->segs[0] = (struct kmem_seg){ b.offset, b.len, b.phys };
-	else
-		memcpy(n->segs, b.segs, b.nsegs * sizeof(*n->segs));
-	integ_pattern_fill(b.ptr, b.len, integ_salt_of(n->name));
-	n->b = b;
-	n->b.ptr = NULL;
-	n->b.segs = NULL;
-	kmem_client_buf_release(c, &b);
-}
 
-/*
- * Look n up in the restarted daemon: the same id, length and segments, and
- * every byte of its pattern.  The attachment is left for the caller (out).
- */
-static void lookup_intact(struct kmem_client *c, const struct nb *n,
-			  struct kmem_buf *out)
-{
-	uint64_t bad;
-	int rc = kmem_client_lookup(c, n->name, out);
 
-	if (rc)
-		fail_msg("lookup %s: %s: %s", n->name, kmem_errname(rc),
-			 kmem_client_error(c));
-	assert_int_equal(out->id, n->b.id);
-	assert_int_equal(out->len, n->b.len);
-	assert_int_equal(out->offset, n->b.offset);
-	assert_int_equal(out->nsegs, n->b.nsegs);
-	for (size_t i = 0; i < n->b.nsegs && n->b.nsegs > 1; i++) {
-		assert_int_equal(out->segs[i].offset, n->segs[i].offset);
-		assert_int_equal(out->segs[i].len, n->segs[i].len);
-	}
-	bad = integ_pattern_check(out->ptr, out->len, integ_salt_of(n->name));
-	if (bad != out->len)
-		fail_msg("%s: byte %llu of %llu is not what its owner wrote",
-			 n->name, (unsigned long long)bad,
-			 (unsigned long long)out->len);
-}
 
-static void assert_gone(struct kmem_client *c, const char *name)
-{
-	struct kmem_buf b;
-	char want[128];
-
-	assert_int_equal(kmem_client_lookup(c, name, &b), KMEM_ENOENT);
-	snprintf(want, sizeof(want), "no buffer named '%s'", name);
-	assert_string_equal(kmem_client_error(c), want);
-}
-
-static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
-{
-	return a < b + blen && b < a + alen;
-}
-
-/*
- * Allocate everything the pool has left (2 MiB, then 64 KiB, then 16 KiB
- * pieces: all page allocations), write a pattern into each, and check that
- * none of it overlaps a restored buffer and that the restored buffers'
- * patterns survived the writes.  Then give it all back.
- */
-static void fill_rest_and_check(struct kmem_client *c, const struct nb *kept,
-				size_t nkept)
-{
-	static const uint64_t sizes[] = { 2 * MIB, 64 * KIB, 16 * KIB };
-	static struct kmem_buf fill[MAX_FILL];
-	struct kmem_buf views[8];
-	size_t n = 0;
-
-	for (size_t k = 0; k < nkept; k++)
-		lookup_intact(c, &kept[k], &views[k]);
-	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		int rc;
-
-		while (n < MAX_FILL &&
-		       (rc = kmem_client_alloc(c, sizes[s], NULL, &fill[n])) == 0) {
-			integ_pattern_fill(fill[n].ptr, fill[n].len, 0xf111 + n);
-			n++;
-		}
-		assert_true(n < MAX_FILL);
-		assert_int_equal(rc, KMEM_ENOMEM);
-	}
-	/* What is left is smaller than the smallest piece asked for. */
-	assert_true(stat_u64("pools/0/bytes_free") < 16 * KIB);
-	for (size_t i = 0; i < n; i++) {
-		assert_int_equal(fill[i].nsegs, 1);
-		for (size_t k = 0; k < nkept; k++)
-			for (size_t g = 0; g < kept[k].b.nsegs; g++)
-				if (overlaps(fill[i].offset, fill[i].len,
-					     kept[k].segs[g].offset, kept[k].segs[g].len))
-					fail_msg("new buffer [%llu, +%llu) overlaps "
-						 "restored '%s' [%llu, +%llu)",
-						 (unsigned long long)fill[i].offset,
-						 (unsigned long long)fill[i].len,
-						 kept[k].name,
-						 (unsigned long long)kept[k].segs[g].offset,
-						 (unsigned long long)kept[k].segs[g].len);
-	}
-	for (size_t k = 0; k < nkept; k++) {
-		assert_int_equal(integ_pattern_check(views[k].ptr, views[k].len,
-					       integ_salt_of(kept[k].name)), views[k].len);
-		assert_int_equal(kmem_client_detach(c, &views[k]), 0);
-	}
-	for (size_t i = 0; i < n; i++) {
-		assert_int_equal(integ_pattern_check(fill[i].ptr, fill[i].len, 0xf111 + i),
-				 fill[i].len);
-		assert_int_equal(kmem_client_free(c, &fill[i]), 0);
-	}
-}
 
 /* Lookup, check, detach each of kept; every name in gone is gone. */
-static void expect_named(const struct nb *kept, size_t nkept,
+static void expect_named(const struct integ_nb *kept, size_t nkept,
 			 const char *const *gone, size_t ngone)
 {
 	struct kmem_client *c = connect_as("integ-heir");
 	struct kmem_buf v;
 
 	for (size_t k = 0; k < nkept; k++) {
-		lookup_intact(c, &kept[k], &v);
+		integ_nb_lookup_intact(c, &kept[k], &v);
 		assert_int_equal(kmem_client_detach(c, &v), 0);
 	}
 	for (size_t k = 0; k < ngone; k++)
-		assert_gone(c, gone[k]);
-	fill_rest_and_check(c, kept, nkept);
+		integ_nb_assert_gone(c, gone[k]);
+	integ_nb_fill_rest_and_check(c, F.obs, kept, nkept);
 	put_client(c);
 	assert_int_equal(integ_wait_sessions(F.obs, 1, 5000), 0);
 }
 
-static uint64_t bytes_of(const struct nb *n, size_t count)
+static uint64_t bytes_of(const struct integ_nb *n, size_t count)
 {
 	uint64_t sum = 0;
 
@@ -436,7 +303,7 @@ static uint64_t bytes_of(const struct nb *n, size_t count)
 }
 
 /* The pool's figures when exactly kept[] are leased and nothing else. */
-static void assert_only(const struct nb *kept, size_t nkept)
+static void assert_only(const struct integ_nb *kept, size_t nkept)
 {
 	struct integ_acct a;
 
@@ -461,14 +328,14 @@ static off_t file_size(const char *path)
 
 static void test_daemon_restart_sigkill_keeps_named_buffers(void **state)
 {
-	struct nb nb[5] = {
+	struct integ_nb nb[5] = {
 		{ "rs-4k", 4 * KIB, 0, { 0 }, { { 0 } } },
 		{ "rs-1m", 1 * MIB, 0, { 0 }, { { 0 } } },
 		{ "rs-2m", 2 * MIB, 0, { 0 }, { { 0 } } },
 		{ "rs-6m", 6 * MIB, KMEM_SCATTER, { 0 }, { { 0 } } },
 		{ "rs-64k", 64 * KIB, 0, { 0 }, { { 0 } } },	/* after restart 1 */
 	};
-	struct nb kept[4];
+	struct integ_nb kept[4];
 	static const char *const gone[] = { "rs-1m" };
 	struct integ_acct before, after;
 	struct kmem_client *c;
@@ -487,7 +354,7 @@ static void test_daemon_restart_sigkill_keeps_named_buffers(void **state)
 
 	c = connect_as("integ-maker");
 	for (int i = 0; i < 4; i++) {
-		create_named(c, &nb[i]);
+		integ_nb_create(c, &nb[i]);
 		if (nb[i].b.id > max_id)
 			max_id = nb[i].b.id;
 	}
@@ -519,7 +386,7 @@ static void test_daemon_restart_sigkill_keeps_named_buffers(void **state)
 	assert_int_equal(kmem_client_free(c, &fresh_buf), 0);
 
 	/* Again, on the compacted journal plus a record appended after it. */
-	create_named(c, &nb[4]);
+	integ_nb_create(c, &nb[4]);
 	take_acct(&before);
 	crash();
 	put_client(c);
@@ -543,7 +410,7 @@ static void test_daemon_restart_sigkill_keeps_named_buffers(void **state)
 /* ------------------------------------------------------------ damage */
 
 #define NDJ 5
-static const struct nb dj_template[NDJ] = {
+static const struct integ_nb dj_template[NDJ] = {
 	{ "dj-a", 64 * KIB, 0, { 0 }, { { 0 } } },
 	{ "dj-b", 256 * KIB, 0, { 0 }, { { 0 } } },
 	{ "dj-c", 1 * MIB, 0, { 0 }, { { 0 } } },
@@ -591,7 +458,7 @@ static void write_journal(const uint8_t *data, size_t len)
 
 /* The id mark, then five named buffers, one ALLOC record each (record
  * i + 1 for buffer i), then the crash. */
-static void five_then_crash(struct nb *nb, struct journal_map *m)
+static void five_then_crash(struct integ_nb *nb, struct journal_map *m)
 {
 	struct kmem_client *c;
 
@@ -599,7 +466,7 @@ static void five_then_crash(struct nb *nb, struct journal_map *m)
 	c = connect_as("integ-maker");
 	for (int i = 0; i < NDJ; i++) {
 		nb[i] = dj_template[i];
-		create_named(c, &nb[i]);
+		integ_nb_create(c, &nb[i]);
 	}
 	crash();
 	put_client(c);
@@ -615,7 +482,7 @@ static void five_then_crash(struct nb *nb, struct journal_map *m)
  * journal was compacted to exactly the records kept (after a new id mark
  * of the same size as the old).
  */
-static void expect_recovery(const struct nb *nb, size_t nkept,
+static void expect_recovery(const struct integ_nb *nb, size_t nkept,
 			    const struct journal_map *m, const char *needle)
 {
 	const char *gone[NDJ];
@@ -637,7 +504,7 @@ static void expect_recovery(const struct nb *nb, size_t nkept,
 static void test_daemon_restart_torn_last_record_is_dropped(void **state)
 {
 	struct journal_map m;
-	struct nb nb[NDJ];
+	struct integ_nb nb[NDJ];
 	char needle[96];
 
 	(void)state;
@@ -656,7 +523,7 @@ static void test_daemon_restart_torn_last_record_is_dropped(void **state)
 static void test_daemon_restart_torn_header_is_dropped(void **state)
 {
 	struct journal_map m;
-	struct nb nb[NDJ];
+	struct integ_nb nb[NDJ];
 	char needle[96];
 
 	(void)state;
@@ -673,7 +540,7 @@ static void test_daemon_restart_torn_header_is_dropped(void **state)
 static void test_daemon_restart_flipped_payload_byte_drops_the_rest(void **state)
 {
 	struct journal_map m;
-	struct nb nb[NDJ];
+	struct integ_nb nb[NDJ];
 	char needle[128];
 	size_t mid = NDJ / 2;
 
@@ -693,7 +560,7 @@ static void test_daemon_restart_flipped_payload_byte_drops_the_rest(void **state
 static void test_daemon_restart_flipped_magic_drops_the_rest(void **state)
 {
 	struct journal_map m;
-	struct nb nb[NDJ];
+	struct integ_nb nb[NDJ];
 	char needle[128];
 	size_t mid = NDJ / 2;
 
@@ -712,7 +579,7 @@ static void test_daemon_restart_flipped_magic_drops_the_rest(void **state)
 static void test_daemon_restart_flipped_length_drops_the_rest(void **state)
 {
 	struct journal_map m;
-	struct nb nb[NDJ];
+	struct integ_nb nb[NDJ];
 	char needle[128];
 	size_t mid = NDJ / 2;
 
@@ -732,7 +599,7 @@ static void test_daemon_restart_flipped_length_drops_the_rest(void **state)
 static void test_daemon_restart_flipped_first_record_drops_all(void **state)
 {
 	struct journal_map m;
-	struct nb nb[NDJ];
+	struct integ_nb nb[NDJ];
 	char needle[128];
 
 	(void)state;
@@ -752,7 +619,7 @@ static void test_daemon_restart_garbage_journal_starts_empty(void **state)
 {
 	static uint8_t junk[4096];
 	struct journal_map m;
-	struct nb nb[NDJ];
+	struct integ_nb nb[NDJ];
 	uint64_t x = 0x5eed;
 	char needle[128];
 
@@ -793,7 +660,7 @@ static void test_daemon_restart_garbage_journal_starts_empty(void **state)
  */
 static void test_daemon_restart_buffer_freed_while_attached_stays_freed(void **state)
 {
-	struct nb n = { "fa-x", 64 * KIB, 0, { 0 }, { { 0 } } };
+	struct integ_nb n = { "fa-x", 64 * KIB, 0, { 0 }, { { 0 } } };
 	struct kmem_client *owner, *user;
 	struct kmem_buf view;
 
@@ -802,10 +669,10 @@ static void test_daemon_restart_buffer_freed_while_attached_stays_freed(void **s
 	start_daemon(F.spec);
 	owner = connect_as("integ-owner");
 	user = connect_as("integ-user");
-	create_named(owner, &n);
+	integ_nb_create(owner, &n);
 	assert_int_equal(kmem_client_lookup(user, n.name, &view), 0);
 	assert_int_equal(kmem_client_free_id(owner, n.b.id), 0);
-	assert_gone(owner, n.name);
+	integ_nb_assert_gone(owner, n.name);
 	crash();
 	put_client(user);
 	put_client(owner);
@@ -859,7 +726,7 @@ static void test_daemon_restart_memfd_pool_drops_named_buffers(void **state)
 	assert_int_equal(file_size(F.journal), IDS_BYTES);
 	c = connect_as("integ-heir");
 	for (int i = 0; i < 2; i++)
-		assert_gone(c, names[i]);
+		integ_nb_assert_gone(c, names[i]);
 	put_client(c);
 }
 
