@@ -34,10 +34,9 @@
 static bool batch_ok(struct session *s, uint64_t seq, const uint64_t *ids,
 		     size_t n, bool objects, struct lease **ls)
 {
-	static uint64_t serial;
+	uint64_t serial = ++s->d->batch_serial;
 	char msg[128];
 
-	serial++;
 	for (size_t i = 0; i < n; i++) {
 		struct lease *l = find_lease(s, seq, ids[i]);
 

@@ -24,9 +24,8 @@
  * Scratch memory is also needed outside a request (waitq.c serving a
  * waiter from a timer or a closing session), and inside another request's
  * handling (a free lets a waiter of the pool in): scratch users take a
- * mark and release to it, which nests.  The arena is file-static rather
- * than a member of struct kmemd only because kmemd.h is not this file's
- * to change; there is one struct kmemd per process.
+ * mark and release to it, which nests.  The arena lives in struct kmemd
+ * (req_arena).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,29 +60,27 @@
  * request frame accepted. */
 #define ARENA_FIRST (16u << 10)
 
-static struct arena req_arena;
-static bool req_arena_ready;
-
 struct arena *arena_of(struct kmemd *d)
 {
-	if (!req_arena_ready) {
-		arena_init(&req_arena, ARENA_FIRST, d->cfg.max_frame > ARENA_FIRST ?
-			   d->cfg.max_frame : ARENA_FIRST);
-		req_arena_ready = true;
+	if (!d->req_arena_ready) {
+		arena_init(&d->req_arena, ARENA_FIRST,
+			   d->cfg.max_frame > ARENA_FIRST ? d->cfg.max_frame :
+			   ARENA_FIRST);
+		d->req_arena_ready = true;
 	}
-	return &req_arena;
+	return &d->req_arena;
 }
 
-void dispatch_fini(void)
+void dispatch_fini(struct kmemd *d)
 {
-	if (req_arena_ready)
-		arena_fini(&req_arena);
-	req_arena_ready = false;
+	if (d->req_arena_ready)
+		arena_fini(&d->req_arena);
+	d->req_arena_ready = false;
 }
 
-size_t dispatch_arena_kept(void)
+size_t dispatch_arena_kept(const struct kmemd *d)
 {
-	return req_arena_ready ? arena_kept(&req_arena) : 0;
+	return d->req_arena_ready ? arena_kept(&d->req_arena) : 0;
 }
 
 /* ------------------------------------------------------------ replies */

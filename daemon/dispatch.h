@@ -48,11 +48,11 @@ void dispatch_latency(struct kmemd *d, unsigned n, uint64_t ns);
 
 /* dispatch_fini - free the request arena (at shutdown; dispatching again
  * afterwards makes a new one). */
-void dispatch_fini(void);
+void dispatch_fini(struct kmemd *d);
 
 /* dispatch_arena_kept - bytes the request arena keeps between requests
  * (0 before the first request). */
-size_t dispatch_arena_kept(void);
+size_t dispatch_arena_kept(const struct kmemd *d);
 
 /* Answer PROTOCOL_ERROR with msg and close the session after the reply. */
 void dispatch_protocol_error(struct session *s, uint64_t seq, const char *msg);

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "lease.h"
 #include "frame.h"
+#include "arena.h"
 
 #define KMEMD_VERSION "0.1.0"
 
@@ -117,6 +118,12 @@ struct kmemd {
 	size_t freed_next;
 	const struct lease *releasing;
 	struct verify_run *verify;
+	/* The request arena (dispatch.c's theory block), set up by the
+	 * first request; and the serial of the last FreeBatch/CacheFree
+	 * (batch.c: repeated ids). */
+	struct arena req_arena;
+	bool req_arena_ready;
+	uint64_t batch_serial;
 	struct attach *spare_attach;	/* freed attachment records, for
 					   reuse (leases.c; at most
 					   ATTACH_SPARE_MAX) */

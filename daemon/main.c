@@ -355,7 +355,7 @@ int main(int argc, char **argv)
 	journal_close(&d);
 	free(d.stats_cache[0].text);
 	free(d.stats_cache[1].text);
-	dispatch_fini();
+	dispatch_fini(&d);
 	leases_fini(&d);
 	lease_table_fini(&d.leases);
 	pools_destroy(&d);

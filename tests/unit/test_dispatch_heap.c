@@ -380,7 +380,7 @@ static int group_teardown(void **state)
 	leases_fini(&d);
 	lease_table_fini(&d.leases);
 	pools_destroy(&d);
-	dispatch_fini();
+	dispatch_fini(&d);
 	kmem_frame_buf_fini(&out);
 	kmem_frame_decoder_fini(&dec);
 	rmdir(dir);
@@ -555,7 +555,7 @@ static void steady(enum kind k, size_t depth)
 	       "keeps %zu bytes\n", kind_name[k], depth, requests,
 	       (unsigned long long)leases, heap.allocs, heap.attaches,
 	       (unsigned long long)attaches, heap.engine_allocs, heap.frees,
-	       dispatch_arena_kept());
+	       dispatch_arena_kept(&d));
 	assert_int_equal(heap.attaches, 0);
 	assert_int_equal(heap.allocs - heap.attaches - heap.engine_allocs, 0);
 	assert_int_equal(heap.engine_allocs, 0);
@@ -680,7 +680,7 @@ static void test_dispatch_heap_big_request(void **state)
 	exchange(&r, 1);
 	assert_int_equal(r->status, KMEM__STATUS__STATUS_NOT_FOUND);
 	kmem_frame_free_response(r, NULL);
-	assert_true(dispatch_arena_kept() <= d.cfg.max_frame);
+	assert_true(dispatch_arena_kept(&d) <= d.cfg.max_frame);
 	steady(PING, BATCH);
 	steady(ALLOC_SMALL, 16);
 }
