@@ -13,13 +13,14 @@
  * a free block of the same order.  An exact allocation (alloc_pages_exact)
  * takes a 2^c block and frees its tail at once as maximal aligned blocks.
  *
- * Metadata is one 12-byte record per page, out of band:
- *   state   NONE for a page that does not start a block; FREE, ALLOC or
- *           EXACT for the first page of a free block, an allocated block,
- *           or an exact allocation;
- *   order   the block's order (for EXACT: the order of the rounded block);
- *   next/prev  free-list links (page indices) of a FREE head; for an EXACT
- *           head, next holds the allocation's page count.
+ * Metadata is one 16-byte record per page, out of band (see slot()):
+ *   tag     (state, order).  state is NONE for a page that does not
+ *           start a block; FREE, ALLOC or EXACT for the first page of a
+ *           free block, an allocated block, or an exact allocation; order
+ *           is the block's order (for EXACT: the order of the rounded
+ *           block).  A NONE tag is 0;
+ *   next/prev  free-list links (slots) of a FREE head; for an EXACT head,
+ *           next holds the allocation's page count.
  *
  * Invariants (checked by kmem_buddy_check):
  *   - the blocks named by non-NONE heads tile the range exactly;
@@ -45,17 +46,51 @@
 
 enum { PG_NONE = 0, PG_FREE, PG_ALLOC, PG_EXACT };
 
+/* A page's tag: state above the order; a NONE tag is 0. */
+#define TAG(state, order)	((uint32_t)(state) << 8 | (order))
+
 /*
- * order and state are bit-fields of a 32-bit unit, not uint8_t: stores
- * through a character type may alias anything, so uint8_t fields made
- * the compiler reload the free-list heads and counters after every store
- * into a page record.
+ * One 16-byte record per page.  next/prev are the free-list links of a
+ * FREE head, as slots (below); for an EXACT head, next holds the
+ * allocation's page count.
  */
 struct page {
 	uint32_t next;
 	uint32_t prev;
-	uint32_t order : 8;
-	uint32_t state : 8;
+	uint32_t tag;
+	uint32_t spare;
+};
+
+/*
+ * Record layout.  A split or a merge touches the records of p ^ 2^j for
+ * j = k .. o: a power-of-two stride.  Stored in page order, records 2^8 or
+ * more pages apart (4 KiB of records) all land in one L1 set, and a
+ * 20-level split and merge thrashes that 8-way set (cachegrind, order-0
+ * alloc+free from a pristine 2^20-page range: 8 L1 misses per pair with
+ * 12-byte records, 32 with a 10-byte split layout, none with slot()).
+ * So the record of page p sits at slot(p): p with bits 2..7
+ * (the record's line within its 4 KiB) XORed with bits 8..13, 14..19, ...
+ * folded down.  slot() changes only bits below the ones it reads, so it is
+ * its own inverse, and it is linear: slot(p ^ 2^j) = slot(p) ^ slot(2^j).
+ * The split and merge loops therefore walk slots with one XOR per level
+ * (lv[j].sbyte) and free lists link slots, so no loop converts.
+ * slot() permutes each aligned block of 256 records, so the array is
+ * rounded up to whole blocks; that costs up to 4 KiB, which is why ranges
+ * under 4,096 pages (records in 64 KiB: L2-resident, few aliases) keep
+ * the identity layout (fold = 0).
+ */
+#define FOLD_MASK	0xfcu
+#define FOLD_BLOCK	256u
+#define FOLD_MIN_PAGES	4096u
+
+/* Per order, together because the split and merge loops read them per
+ * level: the free list's first slot, the tag a buddy must have to merge
+ * at this order, and slot(2^k) scaled to bytes (the loops keep slots as
+ * byte offsets, which address a record without a shift). */
+struct level {
+	uint32_t head;
+	uint32_t want;			/* TAG(FREE, k); below max_order only */
+	uint64_t sbyte;			/* slot(2^k), in bytes of records */
 };
 
 struct kmem_buddy {
@@ -65,7 +100,8 @@ struct kmem_buddy {
 	unsigned page_shift;
 	unsigned max_order;
 	uint32_t nonempty;		/* bit k: free list k is not empty */
-	uint32_t head[KMEM_BUDDY_MAX_ORDER + 1];
+	uint32_t fold;			/* FOLD_MASK or 0 */
+	struct level lv[KMEM_BUDDY_MAX_ORDER + 1];
 	/*
 	 * Free blocks per order as differences: nr_free(k) is the sum of
 	 * nr_diff[k + 1 ..].  A split or a merge changes the count of every
@@ -75,8 +111,36 @@ struct kmem_buddy {
 	int64_t nr_diff[KMEM_BUDDY_MAX_ORDER + 2];
 	uint64_t free_pages;
 	uint64_t allocs, frees;
-	struct page *pg;
+	uint64_t nrec;			/* records allocated */
+	struct page *pg;		/* indexed by slot */
 };
+
+static inline uint32_t slot(const struct kmem_buddy *b, uint64_t p)
+{
+	uint32_t x = (uint32_t)p;
+
+	return x ^ ((x >> 6 ^ x >> 12 ^ x >> 18 ^ x >> 24) & b->fold);
+}
+
+static inline struct page *rec(const struct kmem_buddy *b, uint64_t p)
+{
+	return &b->pg[slot(b, p)];
+}
+
+static inline unsigned pg_state(const struct kmem_buddy *b, uint64_t p)
+{
+	return rec(b, p)->tag >> 8;
+}
+
+static inline unsigned pg_order(const struct kmem_buddy *b, uint64_t p)
+{
+	return rec(b, p)->tag & 0xff;
+}
+
+static inline void set_tag(struct kmem_buddy *b, uint64_t p, uint32_t tag)
+{
+	rec(b, p)->tag = tag;
+}
 
 /* Add v to the free-block count of every order in [lo, hi]. */
 static inline void nr_range(struct kmem_buddy *b, unsigned lo, unsigned hi,
@@ -96,45 +160,47 @@ static uint64_t nr_free(const struct kmem_buddy *b, unsigned k)
 }
 
 /*
- * Put p on free list k: the record and the list only.  The split and merge
- * loops call this per level and settle the counts and nonempty once.
+ * Put slot s on free list k: the record and the list only.  The split and
+ * merge loops settle the counts and nonempty once, not per level.
  */
-static inline void link_free(struct kmem_buddy *b, uint32_t p, unsigned k)
+static inline void link_free(struct page *restrict pg,
+			     struct level *restrict lv, uint32_t s, unsigned k)
 {
-	uint32_t h = b->head[k];
+	uint32_t h = lv[k].head;
 
-	/* One store of the whole record, not a read-modify-write of the
-	 * bit-fields. */
-	b->pg[p] = (struct page){ .next = h, .prev = NIL, .order = k,
-				  .state = PG_FREE };
+	/* Field stores: a compound literal would also clear spare. */
+	pg[s].next = h;
+	pg[s].prev = NIL;
+	pg[s].tag = TAG(PG_FREE, k);
 	if (h != NIL)
-		b->pg[h].prev = p;
-	b->head[k] = p;
+		pg[h].prev = s;
+	lv[k].head = s;
 }
 
-/* Take free block pg of order k off its list: the record and the list
- * only.  Returns the bit of k if the list is empty now, else 0. */
-static inline uint32_t unlink_free(struct kmem_buddy *b, struct page *pg,
+/* Take slot s, a free block of order k, off its list: the record and the
+ * list only.  Returns the bit of k if the list is empty now, else 0. */
+static inline uint32_t unlink_free(struct page *restrict pg,
+				   struct level *restrict lv, uint32_t s,
 				   unsigned k)
 {
-	uint32_t gone = 0;
+	uint32_t next = pg[s].next, prev = pg[s].prev, gone = 0;
 
-	if (pg->prev != NIL) {
-		b->pg[pg->prev].next = pg->next;
+	if (prev != NIL) {
+		pg[prev].next = next;
 	} else {
-		b->head[k] = pg->next;
-		if (pg->next == NIL)
+		lv[k].head = next;
+		if (next == NIL)
 			gone = 1u << k;
 	}
-	if (pg->next != NIL)
-		b->pg[pg->next].prev = pg->prev;
-	pg->state = PG_NONE;
+	if (next != NIL)
+		pg[next].prev = prev;
+	pg[s].tag = TAG(PG_NONE, 0);
 	return gone;
 }
 
 static void list_push(struct kmem_buddy *b, uint32_t p, unsigned k)
 {
-	link_free(b, p, k);
+	link_free(b->pg, b->lv, slot(b, p), k);
 	nr_range(b, k, k, 1);
 	b->nonempty |= 1u << k;
 	b->free_pages += (uint64_t)1 << k;
@@ -142,10 +208,9 @@ static void list_push(struct kmem_buddy *b, uint32_t p, unsigned k)
 
 static void list_del(struct kmem_buddy *b, uint32_t p)
 {
-	struct page *pg = &b->pg[p];
-	unsigned k = pg->order;
+	unsigned k = pg_order(b, p);
 
-	b->nonempty &= ~unlink_free(b, pg, k);
+	b->nonempty &= ~unlink_free(b->pg, b->lv, slot(b, p), k);
 	nr_range(b, k, k, -1);
 	b->free_pages -= (uint64_t)1 << k;
 }
@@ -193,7 +258,15 @@ int kmem_buddy_create(const struct kmem_buddy_params *params,
 	b = kmem__calloc(1, sizeof(*b));
 	if (!b)
 		return KMEM_ENOMETA;
-	b->pg = kmem__calloc(params->npages, sizeof(*b->pg));
+	/* One record past the range: page npages, the merge loop's
+	 * sentinel (see free_block). */
+	b->nrec = params->npages + 1;
+	if (params->npages >= FOLD_MIN_PAGES) {
+		b->fold = FOLD_MASK;
+		b->nrec = (b->nrec + FOLD_BLOCK - 1) &
+			  ~(uint64_t)(FOLD_BLOCK - 1);
+	}
+	b->pg = kmem__calloc(b->nrec, sizeof(*b->pg));
 	if (!b->pg) {
 		kmem__free(b);
 		return KMEM_ENOMETA;
@@ -206,8 +279,12 @@ int kmem_buddy_create(const struct kmem_buddy_params *params,
 	b->page_shift = kmem_log2_floor(params->page_size);
 	b->npages = (uint32_t)params->npages;
 	b->max_order = max;
-	for (unsigned k = 0; k <= KMEM_BUDDY_MAX_ORDER; k++)
-		b->head[k] = NIL;
+	for (unsigned k = 0; k <= KMEM_BUDDY_MAX_ORDER; k++) {
+		b->lv[k].head = NIL;
+		b->lv[k].sbyte = (uint64_t)slot(b, (uint64_t)1 << k) *
+				 sizeof(struct page);
+		b->lv[k].want = k < max ? TAG(PG_FREE, k) : UINT32_MAX;
+	}
 	push_range(b, 0, b->npages);
 	*out = b;
 	return 0;
@@ -221,38 +298,53 @@ void kmem_buddy_destroy(struct kmem_buddy *b)
 	kmem__free(b);
 }
 
-/* Take free block p of order o off its list and split it down to order k,
- * returning the lower halves' upper buddies to the lists. */
-static void take(struct kmem_buddy *b, uint32_t p, unsigned o, unsigned k)
+/* Take the free block at slot s, of order o, off its list and split it
+ * down to order k, returning the lower halves' upper buddies to the
+ * lists. */
+static void take(struct kmem_buddy *b, uint32_t s, unsigned o, unsigned k)
 {
+	/* Locals, restrict: the loop's stores cannot alias b's fields. */
+	struct page *restrict pg = b->pg;
+	struct level *restrict lv = b->lv;
+
 	/* The halves put back are orders k .. o-1: 2^o - 2^k pages, and
 	 * each of those lists is non-empty now. */
-	list_del(b, p);
+	b->nonempty &= ~unlink_free(pg, lv, s, o);
+	nr_range(b, o, o, -1);
+	b->free_pages -= (uint64_t)1 << k;
 	if (o > k) {
-		b->free_pages += ((uint64_t)1 << o) - ((uint64_t)1 << k);
 		b->nonempty |= ((1u << o) - 1) & ~((1u << k) - 1);
 		nr_range(b, k, o - 1, 1);
 	}
-	while (o > k) {
-		o--;
-		link_free(b, p + ((uint32_t)1 << o), o);
+	/* The upper half of a 2^(o+1) block at p is p + 2^o = p ^ 2^o. */
+	for (uint64_t sb = (uint64_t)s * sizeof(*pg); o > k;) {
+		struct level *l = &lv[--o];
+		uint64_t qb = sb ^ l->sbyte;
+		struct page *r = (struct page *)((char *)pg + qb);
+		uint32_t h = l->head;
+
+		r->next = h;
+		r->prev = NIL;
+		r->tag = l->want;
+		if (h != NIL)
+			pg[h].prev = (uint32_t)(qb / sizeof(*pg));
+		l->head = (uint32_t)(qb / sizeof(*pg));
 	}
-	b->pg[p].state = PG_ALLOC;
-	b->pg[p].order = k;
+	pg[s].tag = TAG(PG_ALLOC, k);
 }
 
 static int alloc_order(struct kmem_buddy *b, unsigned k, uint32_t *pp)
 {
 	uint32_t mask = k > 31 ? 0 : b->nonempty >> k;
 	unsigned o;
-	uint32_t p;
+	uint32_t s;
 
 	if (!mask)
 		return KMEM_ENOMEM;
 	o = k + (unsigned)__builtin_ctz(mask);
-	p = b->head[o];
-	take(b, p, o, k);
-	*pp = p;
+	s = b->lv[o].head;
+	take(b, s, o, k);
+	*pp = slot(b, s);
 	return 0;
 }
 
@@ -302,28 +394,33 @@ int kmem_buddy_alloc_size(struct kmem_buddy *b, uint64_t size, uint64_t *off)
 	return kmem_buddy_alloc_order(b, kmem_log2_ceil(n), off);
 }
 
+/* Mark the allocated head p as holding n pages of a rounded 2^c block. */
+static void set_alloc(struct kmem_buddy *b, uint32_t p, unsigned c, uint64_t n)
+{
+	struct page *r = rec(b, p);
+
+	if (n == ((uint64_t)1 << c)) {
+		r->tag = TAG(PG_ALLOC, c);
+	} else {
+		r->tag = TAG(PG_EXACT, c);
+		r->next = (uint32_t)n;
+	}
+}
+
 /* Keep the first n pages of the allocated block at p, free the rest. */
 static void trim(struct kmem_buddy *b, uint32_t p, uint64_t n)
 {
-	uint64_t end = (uint64_t)p + ((uint64_t)1 << b->pg[p].order);
+	uint64_t end = (uint64_t)p + ((uint64_t)1 << pg_order(b, p));
 
 	if (p + n == end)
 		return;
-	unsigned c = kmem_log2_ceil(n);
-
 	/* The tail blocks' buddies all lie inside the kept part, so none
 	 * of them can merge: push without coalescing.  The head keeps the
 	 * order of the rounded size (a block placed for a larger alignment
-	 * shrinks to it), so an exact region always has n in
-	 * (2^(c-1), 2^c). */
+	 * shrinks to it), so an exact region of n pages in a 2^c block
+	 * always has n in (2^(c-1), 2^c). */
 	push_range(b, p + n, end);
-	b->pg[p].order = c;
-	if (n == ((uint64_t)1 << c)) {
-		b->pg[p].state = PG_ALLOC;
-	} else {
-		b->pg[p].state = PG_EXACT;
-		b->pg[p].next = (uint32_t)n;
-	}
+	set_alloc(b, p, kmem_log2_ceil(n), n);
 }
 
 int kmem_buddy_alloc_exact(struct kmem_buddy *b, uint64_t size, uint64_t *off)
@@ -343,42 +440,66 @@ int kmem_buddy_alloc_exact(struct kmem_buddy *b, uint64_t size, uint64_t *off)
 	return 0;
 }
 
-/* Free block p of order k, merging with free buddies. */
-static void free_block(struct kmem_buddy *b, uint32_t p, unsigned k)
+/*
+ * Free block p (at slot s) of order k, its tag already NONE, merging with
+ * free buddies.  Every record a merge absorbs is set NONE as it leaves its
+ * list, so only the final head is written.
+ */
+static void free_block(struct kmem_buddy *b, uint32_t p, uint32_t s,
+		       unsigned k)
 {
-	/* Locals: stores into page records could alias b's fields. */
-	struct page *pg = b->pg;
-	const unsigned max = b->max_order;
-	const uint32_t n = b->npages;
-
+	/* Locals, restrict: the loop's stores cannot alias b's fields. */
+	struct page *restrict pg = b->pg;
+	struct level *restrict lv = b->lv;
 	const unsigned k0 = k;
+	struct level *l = &lv[k];
+	uint64_t sb = (uint64_t)s * sizeof(*pg);
 	uint32_t gone = 0;
 
 	/* Merging moves pages between lists; the block adds 2^k free. */
 	b->free_pages += (uint64_t)1 << k;
-	while (k < max) {
-		uint32_t q = p ^ ((uint32_t)1 << k);
+	/*
+	 * At order j the block is [p', p' + 2^j), p' = p with its bits below
+	 * j cleared, and its buddy q = p' ^ 2^j.  The loop needs neither:
+	 * q's slot is s ^ slot(2^j), q < p' iff p has bit j, and q is never
+	 * past page npages (the block ends by npages, so q <= npages), whose
+	 * record exists and stays NONE.  Nor does it test the order: the
+	 * buddy's tag must equal lv[j].want, which at max_order matches none.
+	 */
+	for (uint32_t bit = 1u << k;; l++, bit <<= 1) {
+		uint64_t qb = sb ^ l->sbyte;
+		struct page *r = (struct page *)((char *)pg + qb);
+		uint32_t next, prev;
 
-		if (q >= n || pg[q].state != PG_FREE || pg[q].order != k)
+		if (r->tag != l->want)
 			break;
-		gone |= unlink_free(b, &pg[q], k);
-		if (q < p) {
-			pg[p].state = PG_NONE;
-			p = q;
-		}
-		k++;
+		next = r->next;
+		prev = r->prev;
+		if (prev != NIL)
+			pg[prev].next = next;
+		else if ((l->head = next) == NIL)
+			gone |= bit;
+		if (next != NIL)
+			pg[next].prev = prev;
+		r->tag = TAG(PG_NONE, 0);
+		if (p & bit)
+			sb = qb;
 	}
+	k = (unsigned)(l - lv);
 	/* Orders k0 .. k-1 lost a block each, order k gained one. */
 	if (k > k0)
 		nr_range(b, k0, k - 1, -1);
 	nr_range(b, k, k, 1);
-	link_free(b, p, k);
+	link_free(pg, lv, (uint32_t)(sb / sizeof(*pg)), k);
 	b->nonempty = (b->nonempty & ~gone) | 1u << k;
 }
 
-static uint64_t block_pages(const struct page *pg)
+static uint64_t block_pages(const struct kmem_buddy *b, uint64_t p)
 {
-	return pg->state == PG_EXACT ? pg->next : (uint64_t)1 << pg->order;
+	const struct page *r = rec(b, p);
+
+	return (r->tag >> 8) == PG_EXACT ? r->next :
+	       (uint64_t)1 << (r->tag & 0xff);
 }
 
 /*
@@ -398,13 +519,15 @@ static int classify(const struct kmem_buddy *b, uint64_t off, uint32_t *head)
 		return KMEM_ERANGE;
 	for (unsigned k = 0; k <= b->max_order; k++) {
 		uint64_t h = p & ~(((uint64_t)1 << k) - 1);
-		const struct page *pg = &b->pg[h];
+		const struct page *r = rec(b, h);
+		unsigned st = r->tag >> 8;
 
-		if (pg->state == PG_NONE)
+		if (st == PG_NONE)
 			continue;
-		if (p >= h + block_pages(pg))
+		if (p >= h + (st == PG_EXACT ? r->next :
+			      (uint64_t)1 << (r->tag & 0xff)))
 			return KMEM_ECORRUPT;
-		if (pg->state == PG_FREE)
+		if (st == PG_FREE)
 			return (h == p && !(rel & (b->page_size - 1))) ?
 			       KMEM_EDOUBLEFREE : KMEM_ENOTALLOC;
 		if (h != p || (rel & (b->page_size - 1)))
@@ -417,21 +540,23 @@ static int classify(const struct kmem_buddy *b, uint64_t off, uint32_t *head)
 
 static void free_head(struct kmem_buddy *b, uint32_t p)
 {
-	struct page *pg = &b->pg[p];
+	uint32_t s = slot(b, p);
+	struct page *r = &b->pg[s];
+	unsigned k = r->tag & 0xff;
 
-	if (pg->state == PG_EXACT) {
-		uint64_t end = (uint64_t)p + pg->next, q = p;
+	if ((r->tag >> 8) == PG_EXACT) {
+		uint64_t end = (uint64_t)p + r->next, q = p;
 
-		pg->state = PG_NONE;
+		r->tag = TAG(PG_NONE, 0);
 		while (q < end) {
-			unsigned k = fit_order(b, q, end);
+			unsigned j = fit_order(b, q, end);
 
-			free_block(b, (uint32_t)q, k);
-			q += (uint64_t)1 << k;
+			free_block(b, (uint32_t)q, slot(b, q), j);
+			q += (uint64_t)1 << j;
 		}
 	} else {
-		pg->state = PG_NONE;
-		free_block(b, p, pg->order);
+		r->tag = TAG(PG_NONE, 0);
+		free_block(b, p, s, k);
 	}
 	b->frees++;
 }
@@ -444,9 +569,9 @@ int kmem_buddy_trim(struct kmem_buddy *b, uint64_t off, uint64_t size)
 
 	if (rc)
 		return rc;
-	if (b->pg[p].state != PG_ALLOC)
+	if (pg_state(b, p) != PG_ALLOC)
 		return KMEM_EINVAL;
-	if (n == 0 || n > ((uint64_t)1 << b->pg[p].order))
+	if (n == 0 || n > ((uint64_t)1 << pg_order(b, p)))
 		return KMEM_ESIZE;
 	trim(b, p, n);
 	return 0;
@@ -470,7 +595,7 @@ int kmem_buddy_free_exact(struct kmem_buddy *b, uint64_t off, uint64_t size)
 
 	if (rc)
 		return rc;
-	if (size_to_pages(b, size) != block_pages(&b->pg[p]))
+	if (size_to_pages(b, size) != block_pages(b, p))
 		return KMEM_ESIZE;
 	free_head(b, p);
 	return 0;
@@ -484,7 +609,7 @@ int kmem_buddy_alloc_size_of(const struct kmem_buddy *b, uint64_t off,
 
 	if (rc)
 		return rc;
-	*size = block_pages(&b->pg[p]) << b->page_shift;
+	*size = block_pages(b, p) << b->page_shift;
 	return 0;
 }
 
@@ -493,11 +618,11 @@ static uint32_t free_block_of(const struct kmem_buddy *b, uint64_t p)
 {
 	for (unsigned k = 0; k <= b->max_order; k++) {
 		uint64_t h = p & ~(((uint64_t)1 << k) - 1);
-		const struct page *pg = &b->pg[h];
+		unsigned st = pg_state(b, h);
 
-		if (pg->state == PG_NONE)
+		if (st == PG_NONE)
 			continue;
-		return pg->state == PG_FREE && p < h + block_pages(pg) ?
+		return st == PG_FREE && p < h + block_pages(b, h) ?
 		       (uint32_t)h : NIL;
 	}
 	return NIL;
@@ -508,7 +633,7 @@ static bool block_is_free(const struct kmem_buddy *b, uint64_t q, unsigned k)
 {
 	uint32_t h = free_block_of(b, q);
 
-	return h != NIL && b->pg[h].order >= k;
+	return h != NIL && pg_order(b, h) >= k;
 }
 
 /* Split the free block holding [q, q + 2^k) down to exactly that block and
@@ -516,7 +641,7 @@ static bool block_is_free(const struct kmem_buddy *b, uint64_t q, unsigned k)
 static void carve(struct kmem_buddy *b, uint64_t q, unsigned k)
 {
 	uint32_t h = free_block_of(b, q);
-	unsigned o = b->pg[h].order;
+	unsigned o = pg_order(b, h);
 
 	list_del(b, h);
 	while (o > k) {
@@ -529,8 +654,7 @@ static void carve(struct kmem_buddy *b, uint64_t q, unsigned k)
 			list_push(b, h + half, o);
 		}
 	}
-	b->pg[h].state = PG_ALLOC;
-	b->pg[h].order = k;
+	set_tag(b, h, TAG(PG_ALLOC, k));
 }
 
 int kmem_buddy_claim(struct kmem_buddy *b, uint64_t off, uint64_t size)
@@ -559,13 +683,9 @@ int kmem_buddy_claim(struct kmem_buddy *b, uint64_t off, uint64_t size)
 	for (q = p; q < end; q += (uint64_t)1 << fit_order(b, q, end)) {
 		carve(b, q, fit_order(b, q, end));
 		if (q != p)
-			b->pg[q].state = PG_NONE;
+			set_tag(b, q, TAG(PG_NONE, 0));
 	}
-	if (n != ((uint64_t)1 << c)) {
-		b->pg[p].state = PG_EXACT;
-		b->pg[p].order = c;
-		b->pg[p].next = (uint32_t)n;
-	}
+	set_alloc(b, (uint32_t)p, c, n);
 	b->allocs++;
 	return 0;
 }
@@ -587,7 +707,8 @@ int kmem_buddy_alloc_within(struct kmem_buddy *b, unsigned order, uint64_t lo,
 	if (phi > b->npages)
 		phi = b->npages;
 	for (unsigned o = order; o <= b->max_order; o++) {
-		for (uint32_t p = b->head[o]; p != NIL; p = b->pg[p].next) {
+		for (uint32_t sp = b->lv[o].head; sp != NIL; sp = b->pg[sp].next) {
+			uint32_t p = slot(b, sp);
 			/* Lowest 2^order-aligned sub-block of [p, p+2^o)
 			 * at or above plo that ends by phi. */
 			uint64_t s = plo > p ? plo : p;
@@ -607,8 +728,7 @@ int kmem_buddy_alloc_within(struct kmem_buddy *b, unsigned order, uint64_t lo,
 					list_push(b, p + half, o);
 				}
 			}
-			b->pg[p].state = PG_ALLOC;
-			b->pg[p].order = order;
+			set_tag(b, p, TAG(PG_ALLOC, order));
 			b->allocs++;
 			*off = b->base + ((uint64_t)p << b->page_shift);
 			return 0;
@@ -636,7 +756,7 @@ uint64_t kmem_buddy_largest_free(const struct kmem_buddy *b)
 
 uint64_t kmem_buddy_meta_bytes(const struct kmem_buddy *b)
 {
-	return sizeof(*b) + (uint64_t)b->npages * sizeof(*b->pg);
+	return sizeof(*b) + b->nrec * sizeof(*b->pg);
 }
 
 void kmem_buddy_stats(const struct kmem_buddy *b, struct kmem_buddy_stats *st)
@@ -673,52 +793,57 @@ int kmem_buddy_check(const struct kmem_buddy *b)
 
 	/* Heads tile the range; free heads have no free equal buddy. */
 	while (p < b->npages) {
-		const struct page *pg = &b->pg[p];
+		unsigned st = pg_state(b, p), k = pg_order(b, p);
 		uint64_t n;
 
-		if (pg->state == PG_NONE || pg->order > b->max_order)
+		if (st == PG_NONE || st > PG_EXACT || k > b->max_order ||
+		    (rec(b, p)->tag & ~0xffffu))
 			return KMEM_ECORRUPT;
-		n = block_pages(pg);
+		n = block_pages(b, p);
 		if (n == 0 || p + n > b->npages ||
-		    (p & (((uint64_t)1 << pg->order) - 1)))
+		    (p & (((uint64_t)1 << k) - 1)))
 			return KMEM_ECORRUPT;
-		if (pg->state == PG_EXACT &&
-		    (n >= ((uint64_t)1 << pg->order) ||
-		     n <= ((uint64_t)1 << pg->order) / 2))
+		if (st == PG_EXACT &&
+		    (n >= ((uint64_t)1 << k) || n <= ((uint64_t)1 << k) / 2))
 			return KMEM_ECORRUPT;
 		for (uint64_t q = p + 1; q < p + n; q++)
-			if (b->pg[q].state != PG_NONE)
+			if (rec(b, q)->tag != TAG(PG_NONE, 0))
 				return KMEM_ECORRUPT;
-		if (pg->state == PG_FREE) {
-			uint64_t q = p ^ ((uint64_t)1 << pg->order);
+		if (st == PG_FREE) {
+			uint64_t q = p ^ ((uint64_t)1 << k);
 
-			if (pg->order < b->max_order && q < b->npages &&
-			    b->pg[q].state == PG_FREE &&
-			    b->pg[q].order == pg->order)
+			if (k < b->max_order && q < b->npages &&
+			    rec(b, q)->tag == TAG(PG_FREE, k))
 				return KMEM_ECORRUPT;
-			nr[pg->order]++;
+			nr[k]++;
 			free_pages += n;
 		}
 		p += n;
 	}
 	if (free_pages != b->free_pages)
 		return KMEM_ECORRUPT;
+	/* The records past the range (the merge sentinel at npages and the
+	 * fold's padding) stay NONE. */
+	for (p = b->npages; p < b->nrec; p++)
+		if (rec(b, p)->tag != TAG(PG_NONE, 0))
+			return KMEM_ECORRUPT;
 	/* Lists hold exactly the free heads, doubly linked. */
 	for (unsigned k = 0; k <= KMEM_BUDDY_MAX_ORDER; k++) {
 		uint64_t count = 0;
 		uint32_t prev = NIL;
 
 		if (k > b->max_order) {
-			if (b->head[k] != NIL || nr_free(b, k))
+			if (b->lv[k].head != NIL || nr_free(b, k))
 				return KMEM_ECORRUPT;
 			continue;
 		}
-		for (uint32_t q = b->head[k]; q != NIL; q = b->pg[q].next) {
-			if (q >= b->npages || b->pg[q].state != PG_FREE ||
-			    b->pg[q].order != k || b->pg[q].prev != prev ||
+		for (uint32_t s = b->lv[k].head; s != NIL; s = b->pg[s].next) {
+			if (s >= b->nrec || slot(b, s) >= b->npages ||
+			    b->pg[s].tag != TAG(PG_FREE, k) ||
+			    b->pg[s].prev != prev ||
 			    ++count > nr[k])
 				return KMEM_ECORRUPT;
-			prev = q;
+			prev = s;
 		}
 		if (count != nr[k] || count != nr_free(b, k) ||
 		    !!(b->nonempty & (1u << k)) != (count != 0))
@@ -736,7 +861,7 @@ bool kmem_buddy_is_pristine(const struct kmem_buddy *b)
 	while (p < b->npages) {
 		unsigned k = fit_order(b, p, b->npages);
 
-		if (b->pg[p].state != PG_FREE || b->pg[p].order != k)
+		if (rec(b, p)->tag != TAG(PG_FREE, k))
 			return false;
 		p += (uint64_t)1 << k;
 	}

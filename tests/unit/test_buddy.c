@@ -328,18 +328,17 @@ static void test_buddy_create_fault_injection(void **state)
 }
 
 /* Claiming rebuilds exactly what allocations left, in any order. */
-static void test_buddy_claim_rebuilds_state(void **state)
+static void claim_run(uint64_t npages, uint64_t maxpages)
 {
 	uint64_t seed = tu_seed("buddy claim"), rng = seed;
-	struct kmem_buddy *a = mk(0, 512, 0), *b = mk(0, 512, 0);
+	struct kmem_buddy *a = mk(0, npages, 0), *b = mk(0, npages, 0);
 	struct kmem_buddy_stats sa, sb;
 	uint64_t off[64], len[64];
 	int n = 0;
 
-	(void)state;
 	/* A history of exact and block allocations with frees in between. */
 	for (int i = 0; i < 200 && n < 64; i++) {
-		uint64_t pages = 1 + tu_below(&rng, 24), o;
+		uint64_t pages = 1 + tu_below(&rng, maxpages), o;
 
 		if (n && tu_below(&rng, 3) == 0) {
 			int j = (int)tu_below(&rng, (uint64_t)n);
@@ -372,16 +371,27 @@ static void test_buddy_claim_rebuilds_state(void **state)
 		assert_int_equal(kmem_buddy_claim(b, off[0], len[0]), KMEM_EBUSY);
 		kmem_buddy_stats(b, &sa);
 		assert_int_equal(kmem_buddy_claim(b, 1 * PS, 2 * PS), KMEM_EMISALIGNED);
-		assert_int_equal(kmem_buddy_claim(b, 600 * PS, PS), KMEM_ERANGE);
+		assert_int_equal(kmem_buddy_claim(b, (npages + 88) * PS, PS),
+				 KMEM_ERANGE);
 		assert_int_equal(kmem_buddy_claim(b, 0, 0), KMEM_EZEROSIZE);
 		kmem_buddy_stats(b, &sb);
 		assert_memory_equal(&sa, &sb, sizeof(sa));
 	}
 	for (int j = 0; j < n; j++)
 		assert_int_equal(kmem_buddy_free_exact(b, off[j], len[j]), 0);
+	assert_int_equal(kmem_buddy_check(b), 0);
 	assert_true(kmem_buddy_is_pristine(b));
 	kmem_buddy_destroy(a);
 	kmem_buddy_destroy(b);
+}
+
+static void test_buddy_claim_rebuilds_state(void **state)
+{
+	(void)state;
+	claim_run(512, 24);
+	/* Large enough for the folded record layout, and not a multiple of
+	 * its 256-record blocks. */
+	claim_run(70001, 1500);
 }
 
 /* The worked case: an exact allocation whose tail pages were reused. */
@@ -437,10 +447,11 @@ struct live {
 	int exact;
 };
 
-static void model_run(uint64_t npages, uint64_t base, uint64_t ops)
+static void model_run(uint64_t npages, uint64_t base, uint64_t ops,
+		      unsigned max_order)
 {
 	uint64_t seed = tu_seed("buddy model"), rng = seed;
-	struct kmem_buddy *b = mk(base, npages, 0);
+	struct kmem_buddy *b = mk(base, npages, max_order);
 	unsigned maxo = kmem_buddy_max_order(b);
 	struct live *lv = calloc(npages, sizeof(*lv));
 	uint8_t *owned = calloc(npages, 1);
@@ -515,13 +526,76 @@ static void model_run(uint64_t npages, uint64_t base, uint64_t ops)
 static void test_buddy_model_random(void **state)
 {
 	(void)state;
-	model_run(1000, 32 * PS, tu_ops(1000000));
+	model_run(1000, 32 * PS, tu_ops(1000000), 0);
 }
 
 static void test_buddy_model_small_range(void **state)
 {
 	(void)state;
-	model_run(37, 0, tu_ops(1000000) / 10);
+	model_run(37, 0, tu_ops(1000000) / 10, 0);
+}
+
+/* Ranges of 4,096 pages and more keep their records in the folded layout
+ * (slot() in buddy.c); these are not powers of two, end inside a 256-record
+ * block, and one caps the order below the range's. */
+static void test_buddy_model_folded_layout(void **state)
+{
+	(void)state;
+	model_run(12365, 8 * PS, tu_ops(1000000) / 2, 0);
+	model_run(4133, 0, tu_ops(1000000) / 4, 5);
+}
+
+/*
+ * Every page of a folded range taken one by one, then given back: the last
+ * page (4096) is a lone block whose buddy would be page npages, the merge
+ * loop's sentinel record; all merges back to the carved maximal blocks.
+ */
+static void test_buddy_folded_every_page(void **state)
+{
+	const uint64_t n = 4097;
+	struct kmem_buddy *b = mk(0, n, 0);
+	uint8_t *seen = calloc(n, 1);
+	uint64_t off;
+
+	(void)state;
+	assert_non_null(seen);
+	for (uint64_t i = 0; i < n; i++) {
+		assert_int_equal(kmem_buddy_alloc_order(b, 0, &off), 0);
+		assert_true(off / PS < n);
+		assert_int_equal(seen[off / PS], 0);
+		seen[off / PS] = 1;
+	}
+	assert_int_equal(kmem_buddy_alloc_order(b, 0, &off), KMEM_ENOMEM);
+	assert_int_equal(kmem_buddy_check(b), 0);
+	assert_int_equal(kmem_buddy_free(b, 4096 * PS), 0);
+	assert_int_equal(kmem_buddy_check(b), 0);
+	/* Odd pages first, so every even page's free merges up the tree. */
+	for (uint64_t i = 1; i < 4096; i += 2)
+		assert_int_equal(kmem_buddy_free(b, i * PS), 0);
+	for (uint64_t i = 0; i < 4096; i += 2)
+		assert_int_equal(kmem_buddy_free(b, i * PS), 0);
+	assert_int_equal(kmem_buddy_check(b), 0);
+	assert_true(kmem_buddy_is_pristine(b));
+	assert_int_equal(kmem_buddy_largest_free(b), 4096 * PS);
+	/* Order 0 takes the lone page first; the next one splits the
+	 * 4096-page block 12 levels, and its free merges them all back. */
+	assert_int_equal(kmem_buddy_alloc_order(b, 0, &off), 0);
+	assert_int_equal(off, 4096 * PS);
+	assert_int_equal(kmem_buddy_alloc_order(b, 0, &off), 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(kmem_buddy_check(b), 0);
+	assert_int_equal(kmem_buddy_free(b, 0), 0);
+	assert_int_equal(kmem_buddy_free(b, 4096 * PS), 0);
+	assert_true(kmem_buddy_is_pristine(b));
+	/* A window deep inside the range. */
+	assert_int_equal(kmem_buddy_alloc_within(b, 3, 3001 * PS, 3100 * PS,
+						 &off), 0);
+	assert_int_equal(off, 3008 * PS);
+	assert_int_equal(kmem_buddy_check(b), 0);
+	assert_int_equal(kmem_buddy_free(b, off), 0);
+	assert_true(kmem_buddy_is_pristine(b));
+	free(seen);
+	kmem_buddy_destroy(b);
 }
 
 int main(void)
@@ -543,6 +617,8 @@ int main(void)
 		cmocka_unit_test(test_buddy_trim_of_an_oversized_block),
 		cmocka_unit_test(test_buddy_model_random),
 		cmocka_unit_test(test_buddy_model_small_range),
+		cmocka_unit_test(test_buddy_model_folded_layout),
+		cmocka_unit_test(test_buddy_folded_every_page),
 	};
 
 	return cmocka_run_group_tests_name("buddy", tests, NULL, NULL);
