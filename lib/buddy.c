@@ -442,9 +442,31 @@ int kmem_buddy_trim(struct kmem_buddy *b, uint64_t off, uint64_t size)
 
 int kmem_buddy_free(struct kmem_buddy *b, uint64_t off)
 {
+	uint64_t rel = off - b->base;
 	uint32_t p;
-	int rc = classify(b, off, &p);
+	int rc;
 
+	/* What classify() finds first: off starts a block allocated by
+	 * order or size, whose own record says so (tags are set only on
+	 * block heads). */
+	if (off >= b->base && !(rel & (b->page_size - 1)) &&
+	    (rel >> b->page_shift) < b->npages) {
+		uint32_t s;
+		struct page *r;
+
+		p = (uint32_t)(rel >> b->page_shift);
+		s = slot(b, p);
+		r = &b->pg[s];
+		if ((r->tag >> 8) == PG_ALLOC) {
+			unsigned k = r->tag & 0xff;
+
+			r->tag = TAG(PG_NONE, 0);
+			free_block(b, p, s, k);
+			b->frees++;
+			return 0;
+		}
+	}
+	rc = classify(b, off, &p);
 	if (rc)
 		return rc;
 	free_head(b, p);
