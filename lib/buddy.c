@@ -169,9 +169,9 @@ void kmem_buddy_destroy(struct kmem_buddy *b)
 	kmem__free(b);
 }
 
-/* Take the free block at slot s, of order o, off its list and split it
- * down to order k, returning the lower halves' upper buddies to the
- * lists. */
+/* Take the free block at slot s, of order o - the lowest order >= k with
+ * a free block - off its list and split it down to order k, returning the
+ * lower halves' upper buddies to the lists. */
 static void take(struct kmem_buddy *b, uint32_t s, unsigned o, unsigned k)
 {
 	/* Locals, restrict: the loop's stores cannot alias b's fields. */
@@ -187,18 +187,17 @@ static void take(struct kmem_buddy *b, uint32_t s, unsigned o, unsigned k)
 		b->nonempty |= ((1u << o) - 1) & ~((1u << k) - 1);
 		nr_range(b, k, o - 1, 1);
 	}
-	/* The upper half of a 2^(o+1) block at p is p + 2^o = p ^ 2^o. */
+	/* The upper half of a 2^(o+1) block at p is p + 2^o = p ^ 2^o.
+	 * Lists k .. o-1 are empty (o is the lowest non-empty order >= k;
+	 * alloc_order), so each half becomes its list's only block. */
 	for (uint64_t sb = (uint64_t)s * sizeof(*pg); o > k;) {
 		struct level *l = &lv[--o];
 		uint64_t qb = sb ^ l->sbyte;
 		struct page *r = (struct page *)((char *)pg + qb);
-		uint32_t h = l->head;
 
-		r->next = h;
+		r->next = NIL;
 		r->prev = NIL;
 		r->tag = l->want;
-		if (h != NIL)
-			pg[h].prev = (uint32_t)(qb / sizeof(*pg));
 		l->head = (uint32_t)(qb / sizeof(*pg));
 	}
 	pg[s].tag = TAG(PG_ALLOC, k);
@@ -341,17 +340,26 @@ static void free_block(struct kmem_buddy *b, uint32_t p, uint32_t s,
 		uint64_t qb = sb ^ l->sbyte;
 		struct page *r = (struct page *)((char *)pg + qb);
 		uint32_t next, prev;
+		uint64_t links;
 
 		if (r->tag != l->want)
 			break;
-		next = r->next;
-		prev = r->prev;
-		if (prev != NIL)
-			pg[prev].next = next;
-		else if ((l->head = next) == NIL)
+		/* Both links NIL: its list's only block (the common case when
+		 * a merge climbs through orders with few free blocks). */
+		memcpy(&links, r, sizeof(links));
+		if (links == UINT64_MAX) {
+			l->head = NIL;
 			gone |= bit;
-		if (next != NIL)
-			pg[next].prev = prev;
+		} else {
+			next = r->next;
+			prev = r->prev;
+			if (prev != NIL)
+				pg[prev].next = next;
+			else if ((l->head = next) == NIL)
+				gone |= bit;
+			if (next != NIL)
+				pg[next].prev = prev;
+		}
 		r->tag = TAG(PG_NONE, 0);
 		if (p & bit)
 			sb = qb;
