@@ -6,6 +6,7 @@
 #ifndef KMEM_BUDDY_IMPL_H
 #define KMEM_BUDDY_IMPL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kmem/buddy.h"
@@ -29,23 +30,29 @@ struct page {
 	uint32_t spare;
 };
 
+/* free_block() reads both links as one 8-byte word. */
+_Static_assert(offsetof(struct page, prev) == sizeof(uint32_t) &&
+	       sizeof(struct page) == 16, "links first, 16-byte records");
+
 /*
  * Record layout.  A split or a merge touches the records of p ^ 2^j for
- * j = k .. o: a power-of-two stride.  Stored in page order, records 2^8 or
- * more pages apart (4 KiB of records) all land in one L1 set, and a
- * 20-level split and merge thrashes that 8-way set (cachegrind, order-0
- * alloc+free from a pristine 2^20-page range: 8 L1 misses per pair with
- * 12-byte records, 32 with a 10-byte split layout, none with slot()).
- * So the record of page p sits at slot(p): p with bits 2..7
- * (the record's line within its 4 KiB) XORed with bits 8..13, 14..19, ...
- * folded down.  slot() changes only bits below the ones it reads, so it is
- * its own inverse, and it is linear: slot(p ^ 2^j) = slot(p) ^ slot(2^j).
- * The split and merge loops therefore walk slots with one XOR per level
- * (lv[j].sbyte) and free lists link slots, so no loop converts.
- * slot() permutes each aligned block of 256 records, so the array is
- * rounded up to whole blocks; that costs up to 4 KiB, which is why ranges
- * under 4,096 pages (records in 64 KiB: L2-resident, few aliases) keep
- * the identity layout (fold = 0).
+ * j = k .. o: a power-of-two stride.  In page order, records a multiple of
+ * 4 KiB apart (2^8 pages of 16-byte records; 2^10 of the 12-byte ones
+ * this replaced) all land in one L1 set, and a 20-level split and merge
+ * thrashes that 8-way set (cachegrind, order-0 alloc+free from a pristine
+ * 2^20-page range: 8 L1 misses per pair with 12-byte records, 32 with a
+ * 10-byte layout in two arrays, none with slot()).  So the record of page
+ * p sits at slot(p): p with bits 2..7 (the record's line within its 4 KiB)
+ * XORed with bits 8..13, 14..19, ... folded down, which spreads the
+ * strides over 6 sets (the 21 levels of a 2^20-page range: at most 4 lines
+ * in one set, half its ways).  slot() changes only bits below the ones it
+ * reads, so it is its own inverse, and it is linear: slot(p ^ 2^j) =
+ * slot(p) ^ slot(2^j).  The split and merge loops therefore walk slots
+ * with one XOR per level (lv[j].sbyte) and free lists link slots, so no
+ * loop converts.  slot() permutes each aligned block of 256 records, so
+ * the array is rounded up to whole blocks; that costs up to 4 KiB, which
+ * is why ranges under 4,096 pages (records in 64 KiB: L2-resident, few
+ * aliases) keep the identity layout (fold = 0).
  */
 #define FOLD_MASK	0xfcu
 #define FOLD_BLOCK	256u
