@@ -293,13 +293,19 @@ static void test_buddy_alloc_within_window(void **state)
 
 static void test_buddy_meta_under_half_percent(void **state)
 {
-	/* 1 GiB of 4 KiB pages. */
-	struct kmem_buddy *b = mk(0, 262144, 0);
-	uint64_t meta = kmem_buddy_meta_bytes(b);
+	/* 1 GiB of 4 KiB pages; the smallest folded range with the most
+	 * padding (4,097 pages); 1 MiB, where the fixed part starts to
+	 * count. */
+	static const uint64_t sizes[] = { 262144, 4097, 256 };
 
 	(void)state;
-	assert_true(meta * 200 <= 262144 * PS);	/* <= 0.5% */
-	kmem_buddy_destroy(b);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(*sizes); i++) {
+		struct kmem_buddy *b = mk(0, sizes[i], 0);
+		uint64_t meta = kmem_buddy_meta_bytes(b);
+
+		assert_true(meta * 200 <= sizes[i] * PS);	/* <= 0.5% */
+		kmem_buddy_destroy(b);
+	}
 }
 
 static void test_buddy_create_fault_injection(void **state)
