@@ -61,25 +61,31 @@ static inline void link_free(struct page *restrict pg,
 	lv[k].head = s;
 }
 
-/* Take slot s, a free block of order k, off its list: the record and the
- * list only.  Returns the bit of k if the list is empty now, else 0. */
-static inline uint32_t unlink_free(struct page *restrict pg,
-				   struct level *restrict lv, uint32_t s,
-				   unsigned k)
+/* Take free record r off the list whose first slot is *head: the record
+ * and the list only.  Returns true if the list is empty now. */
+static inline bool unlink_free(struct page *restrict pg,
+			       uint32_t *restrict head, struct page *r)
 {
-	uint32_t next = pg[s].next, prev = pg[s].prev, gone = 0;
+	uint32_t next, prev;
+	uint64_t links;
 
-	if (prev != NIL) {
-		pg[prev].next = next;
-	} else {
-		lv[k].head = next;
-		if (next == NIL)
-			gone = 1u << k;
+	r->tag = TAG(PG_NONE, 0);
+	/* Both links NIL: its list's only block (the common case in a split
+	 * or in a merge climbing through orders with few free blocks). */
+	memcpy(&links, r, sizeof(links));
+	if (links == UINT64_MAX) {
+		*head = NIL;
+		return true;
 	}
+	next = r->next;
+	prev = r->prev;
+	if (prev != NIL)
+		pg[prev].next = next;
+	else
+		*head = next;
 	if (next != NIL)
 		pg[next].prev = prev;
-	pg[s].tag = TAG(PG_NONE, 0);
-	return gone;
+	return false;
 }
 
 static void list_push(struct kmem_buddy *b, uint32_t p, unsigned k)
@@ -94,7 +100,8 @@ static void list_del(struct kmem_buddy *b, uint32_t p)
 {
 	unsigned k = pg_order(b, p);
 
-	b->nonempty &= ~unlink_free(b->pg, b->lv, slot(b, p), k);
+	if (unlink_free(b->pg, &b->lv[k].head, rec(b, p)))
+		b->nonempty &= ~(1u << k);
 	nr_range(b, k, k, -1);
 	b->free_pages -= (uint64_t)1 << k;
 }
@@ -180,7 +187,8 @@ static void take(struct kmem_buddy *b, uint32_t s, unsigned o, unsigned k)
 
 	/* The halves put back are orders k .. o-1: 2^o - 2^k pages, and
 	 * each of those lists is non-empty now. */
-	b->nonempty &= ~unlink_free(pg, lv, s, o);
+	if (unlink_free(pg, &lv[o].head, &pg[s]))
+		b->nonempty &= ~(1u << o);
 	nr_range(b, o, o, -1);
 	b->free_pages -= (uint64_t)1 << k;
 	if (o > k) {
@@ -339,28 +347,11 @@ static void free_block(struct kmem_buddy *b, uint32_t p, uint32_t s,
 	for (uint32_t bit = 1u << k;; l++, bit <<= 1) {
 		uint64_t qb = sb ^ l->sbyte;
 		struct page *r = (struct page *)((char *)pg + qb);
-		uint32_t next, prev;
-		uint64_t links;
 
 		if (r->tag != l->want)
 			break;
-		/* Both links NIL: its list's only block (the common case when
-		 * a merge climbs through orders with few free blocks). */
-		memcpy(&links, r, sizeof(links));
-		if (links == UINT64_MAX) {
-			l->head = NIL;
+		if (unlink_free(pg, &l->head, r))
 			gone |= bit;
-		} else {
-			next = r->next;
-			prev = r->prev;
-			if (prev != NIL)
-				pg[prev].next = next;
-			else if ((l->head = next) == NIL)
-				gone |= bit;
-			if (next != NIL)
-				pg[next].prev = prev;
-		}
-		r->tag = TAG(PG_NONE, 0);
 		if (p & bit)
 			sb = qb;
 	}
@@ -409,9 +400,8 @@ static int classify(const struct kmem_buddy *b, uint64_t off, uint32_t *head)
 	return KMEM_ECORRUPT;
 }
 
-static void free_head(struct kmem_buddy *b, uint32_t p)
+static void free_head(struct kmem_buddy *b, uint32_t p, uint32_t s)
 {
-	uint32_t s = slot(b, p);
 	struct page *r = &b->pg[s];
 	unsigned k = r->tag & 0xff;
 
@@ -460,24 +450,18 @@ int kmem_buddy_free(struct kmem_buddy *b, uint64_t off)
 	if (off >= b->base && !(rel & (b->page_size - 1)) &&
 	    (rel >> b->page_shift) < b->npages) {
 		uint32_t s;
-		struct page *r;
 
 		p = (uint32_t)(rel >> b->page_shift);
 		s = slot(b, p);
-		r = &b->pg[s];
-		if ((r->tag >> 8) == PG_ALLOC) {
-			unsigned k = r->tag & 0xff;
-
-			r->tag = TAG(PG_NONE, 0);
-			free_block(b, p, s, k);
-			b->frees++;
+		if ((b->pg[s].tag >> 8) == PG_ALLOC) {
+			free_head(b, p, s);
 			return 0;
 		}
 	}
 	rc = classify(b, off, &p);
 	if (rc)
 		return rc;
-	free_head(b, p);
+	free_head(b, p, slot(b, p));
 	return 0;
 }
 
@@ -490,7 +474,7 @@ int kmem_buddy_free_exact(struct kmem_buddy *b, uint64_t off, uint64_t size)
 		return rc;
 	if (size_to_pages(b, size) != block_pages(b, p))
 		return KMEM_ESIZE;
-	free_head(b, p);
+	free_head(b, p, slot(b, p));
 	return 0;
 }
 

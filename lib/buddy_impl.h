@@ -30,7 +30,7 @@ struct page {
 	uint32_t spare;
 };
 
-/* free_block() reads both links as one 8-byte word. */
+/* unlink_free() reads both links as one 8-byte word. */
 _Static_assert(offsetof(struct page, prev) == sizeof(uint32_t) &&
 	       sizeof(struct page) == 16, "links first, 16-byte records");
 
